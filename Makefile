@@ -1,0 +1,28 @@
+# `make run` and `make test` each create .venv on first use (Python 3.11), install wlkit
+# with the tested stack from constraints.txt, then run. Re-running skips the install
+# unless setup.cfg, pyproject.toml or constraints.txt changed.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.wlkit-installed
+
+.PHONY: run test test-all lint bench install
+
+install: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/wlkit run pipelines/quickstart.yaml
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -m "slow or not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .

@@ -1,0 +1,116 @@
+"""The hooks a wlkit plugin can implement.
+
+Each hook is one typed, documented function. Built-in plugins implement them through the same
+plugin manager as third-party ones. A plugin module implements any subset::
+
+    from wlkit import hookimpl, AggregatorRecord
+
+    @hookimpl
+    def wlkit_aggregators():
+        return [AggregatorRecord(name="mine", factory=MyAggregator, summary="...")]
+
+and is registered through the entry-point group ``wlkit`` in its package metadata.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from wlkit.records import (
+        AggregatorRecord,
+        DatasetRecord,
+        LayerRecord,
+        PositionalEncodingRecord,
+        ReadoutRecord,
+        SubgraphPolicyRecord,
+    )
+
+hookspec = pluggy.HookspecMarker("wlkit")
+hookimpl = pluggy.HookimplMarker("wlkit")
+
+
+# --- registration hooks: one per component family --------------------------------------
+
+
+@hookspec
+def wlkit_aggregators() -> list[AggregatorRecord]:
+    """Return the aggregators this plugin provides.
+
+    ``record.factory(dim, **params)`` must return a :class:`wlkit.Aggregator` whose
+    ``forward(graph, messages)`` maps one message per edge ([num_edges, dim]) to one vector
+    per destination node ([num_nodes, dim]). Nodes without in-edges get a defined value.
+    """
+
+
+@hookspec
+def wlkit_positional_encodings() -> list[PositionalEncodingRecord]:
+    """Return the positional/structural encodings this plugin provides.
+
+    ``record.factory(**params)`` must return a :class:`wlkit.PositionalEncoding` with an int
+    ``dim`` and ``compute(graph) -> Tensor[num_nodes, dim]``. wlkit computes it once per graph
+    and caches it on disk under the encoding's cache key.
+    """
+
+
+@hookspec
+def wlkit_subgraph_policies() -> list[SubgraphPolicyRecord]:
+    """Return the subgraph policies (ego-nets, marking, paths, random features...) provided.
+
+    A policy has a CPU-side ``prepare`` (run once per graph and cached) and a model-side half
+    that wraps the message-passing layers and pools back to graphs. ``record.factory(**params)``
+    returns the policy object.
+    """
+
+
+@hookspec
+def wlkit_readouts() -> list[ReadoutRecord]:
+    """Return the readouts (graph pooling functions) provided.
+
+    ``record.factory(dim, **params)`` must return a :class:`wlkit.Readout` mapping node features
+    [num_nodes, dim] of a batched graph to [batch_size, out_dim].
+    """
+
+
+@hookspec
+def wlkit_layers() -> list[LayerRecord]:
+    """Return the message-passing layers (backbones) provided.
+
+    ``record.factory(dim, aggregator, **params)`` returns an ``nn.Module`` with
+    ``forward(graph, h, edge_feats=None) -> Tensor[num_nodes, dim]``. ``aggregator`` is the
+    pipeline's :class:`wlkit.Aggregator` (width ``dim``); layers whose record says
+    ``uses_aggregator=False`` receive it but may ignore it.
+    """
+
+
+@hookspec
+def wlkit_datasets() -> list[DatasetRecord]:
+    """Return the datasets provided.
+
+    ``record.factory(**params)`` returns a :class:`wlkit.GraphDataset`. Its ``info()`` must not
+    load or download data.
+    """
+
+
+# --- lifecycle hooks ------------------------------------------------------------------
+
+
+@hookspec
+def wlkit_pipeline_loaded(pipeline: dict[str, Any], path: str | None) -> None:
+    """Called once a pipeline has been validated and resolved, before any data loads.
+
+    ``pipeline`` is the resolved mapping (read-only by convention); ``path`` is the YAML file
+    or None. Raise :class:`wlkit.WlkitError` to refuse a pipeline with a clear message.
+    """
+
+
+@hookspec
+def wlkit_configure_trainer(trainer_kwargs: dict[str, Any], pipeline: dict[str, Any]) -> None:
+    """Adjust the keyword arguments of ``lightning.Trainer`` in place before each fit."""
+
+
+@hookspec
+def wlkit_callbacks(pipeline: dict[str, Any]) -> list[Any]:
+    """Return extra Lightning callbacks to add to every fit."""

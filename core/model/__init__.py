@@ -1,0 +1,1 @@
+"""Model assembly from a pipeline, and the Lightning modules that train it."""

@@ -1,0 +1,99 @@
+"""Instantiate components from a resolved pipeline and assemble the model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from wlkit.components import Aggregator, GraphDataset, PositionalEncoding, Readout
+from wlkit.errors import PluginError, WlkitError
+from wlkit.manager import Registry, get_registry
+from wlkit.model.graph_model import GraphModel
+
+_EXPECTED: dict[str, type] = {
+    "aggregator": Aggregator,
+    "readout": Readout,
+    "layer": nn.Module,
+    "positional_encoding": PositionalEncoding,
+    "dataset": GraphDataset,
+}
+
+
+def instantiate(family: str, spec: dict[str, Any], *args: Any,
+                registry: Registry | None = None) -> Any:
+    """Call the factory of component ``spec["name"]`` with ``args`` and its parameters.
+
+    A factory that raises or returns the wrong type is reported as one error naming the
+    component and the distribution it comes from.
+    """
+    registry = registry or get_registry()
+    entry = registry.entry(family, spec["name"])
+    params = {k: v for k, v in spec.items() if k != "name"}
+    where = f"{family} {spec['name']!r} (from {entry.source} {entry.version})"
+    try:
+        obj = entry.record.factory(*args, **params)
+    except WlkitError:
+        raise
+    except Exception as exc:
+        raise PluginError(f"{where} could not be built: {type(exc).__name__}: {exc}") from exc
+    expected = _EXPECTED.get(family)
+    if expected is not None and not isinstance(obj, expected):
+        raise PluginError(f"{where}: factory returned {type(obj).__name__}, expected a "
+                          f"{expected.__module__}.{expected.__name__}")
+    return obj
+
+
+def instantiate_dataset(spec: dict[str, Any], registry: Registry | None = None) -> GraphDataset:
+    return instantiate("dataset", spec, registry=registry)
+
+
+def instantiate_encodings(specs: list[dict[str, Any]],
+                          registry: Registry | None = None) -> list[PositionalEncoding]:
+    encodings = [instantiate("positional_encoding", s, registry=registry) for s in specs]
+    for spec, enc in zip(specs, encodings):
+        if not isinstance(getattr(enc, "dim", None), int) or enc.dim < 1:
+            raise PluginError(f"positional_encoding {spec['name']!r}: dim must be a positive "
+                              f"int, got {getattr(enc, 'dim', None)!r}")
+    return encodings
+
+
+def build_model(pipeline: dict[str, Any], dataset: GraphDataset,
+                encodings: list[PositionalEncoding] | None = None,
+                registry: Registry | None = None) -> GraphModel:
+    """Assemble input encoders, layers with the aggregator, readout and head."""
+    registry = registry or get_registry()
+    info = dataset.info()
+    model_cfg = pipeline["model"]
+    hidden = model_cfg["hidden"]
+    if encodings is None:
+        encodings = instantiate_encodings(pipeline["encodings"], registry)
+    layer_record = registry.get("layer", model_cfg["layer"]["name"])
+    layers = []
+    for _ in range(model_cfg["num_layers"]):
+        aggregator = instantiate("aggregator", model_cfg["aggregator"], hidden,
+                                 registry=registry)
+        layers.append(instantiate("layer", model_cfg["layer"], hidden, aggregator,
+                                  registry=registry))
+    readout = instantiate("readout", model_cfg["readout"], hidden, registry=registry)
+    uses_edges = getattr(layer_record, "uses_edge_features", False)
+    return GraphModel(
+        node_encoder=dataset.node_encoder(hidden),
+        node_feat_dim=info.node_feat_dim,
+        edge_encoder=dataset.edge_encoder(hidden) if uses_edges else None,
+        edge_feat_dim=info.edge_feat_dim if uses_edges else 0,
+        pe_dim=sum(e.dim for e in encodings),
+        hidden=hidden,
+        layers=layers,
+        norm=model_cfg["norm"],
+        dropout=model_cfg["dropout"],
+        residual=model_cfg["residual"],
+        readout=readout,
+        head_layers=model_cfg["head_layers"],
+        out_dim=info.out_dim,
+    )
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

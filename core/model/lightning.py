@@ -1,0 +1,181 @@
+"""The LightningModule for graph-level prediction and wlkit's checkpoint callback."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from wlkit.components import DatasetInfo
+from wlkit.io import atomic_torch_save
+from wlkit.model.graph_model import GraphModel
+
+
+def masked_loss(kind: str, pred: Tensor, target: Tensor) -> Tensor:
+    """Loss of ``kind``; NaN targets (missing labels, as in OGB) are masked out."""
+    if kind == "cross_entropy":
+        return F.cross_entropy(pred, target.view(-1).long())
+    target = target.view(pred.shape).to(pred.dtype)
+    known = ~torch.isnan(target)
+    if not bool(known.any()):
+        return pred.sum() * 0.0  # keeps the graph connected for DDP
+    pred, target = pred[known], target[known]
+    if kind == "bce":
+        return F.binary_cross_entropy_with_logits(pred, target)
+    if kind == "l1":
+        return F.l1_loss(pred, target)
+    return F.mse_loss(pred, target)
+
+
+DEFAULT_LOSS = {"multiclass": "cross_entropy", "binary": "bce", "regression": "mse"}
+
+
+class GraphPredictionModule(L.LightningModule):
+    """Train a :class:`GraphModel` and score each validation/test epoch with the dataset's
+    evaluator (``evaluate(y_true, y_pred) -> float``) over the whole split."""
+
+    def __init__(self, model: GraphModel, info: DatasetInfo,
+                 evaluate: Callable[[Tensor, Tensor], float], train_cfg: dict[str, Any]):
+        super().__init__()
+        self.model = model
+        self.info = info
+        self.evaluate = evaluate
+        self.train_cfg = train_cfg
+        self.loss_kind = (DEFAULT_LOSS[info.task] if train_cfg["loss"] == "auto"
+                          else train_cfg["loss"])
+        self._outputs: dict[str, list[tuple[Tensor, Tensor]]] = {"valid": [], "test": []}
+
+    def forward(self, graph: Any) -> Tensor:
+        return self.model(graph)
+
+    def training_step(self, batch: tuple[Any, Tensor], batch_idx: int) -> Tensor:
+        graph, target = batch
+        loss = masked_loss(self.loss_kind, self(graph), target)
+        aux = self.model.auxiliary_loss()
+        if aux is not None:
+            self.log("train_aux_loss", aux, batch_size=graph.batch_size)
+            loss = loss + aux
+        self.log("train_loss", loss, prog_bar=True, batch_size=graph.batch_size)
+        return loss
+
+    def _collect(self, split: str, batch: tuple[Any, Tensor]) -> None:
+        graph, target = batch
+        self._outputs[split].append((target.detach().cpu(), self(graph).detach().cpu()))
+
+    def _score(self, split: str) -> float:
+        outputs, self._outputs[split] = self._outputs[split], []
+        y_true = torch.cat([t for t, _ in outputs])
+        y_pred = torch.cat([p for _, p in outputs])
+        if self.info.task != "multiclass" and y_true.dim() == 1:
+            y_true = y_true.view(-1, 1)
+        return float(self.evaluate(y_true, y_pred))
+
+    def validation_step(self, batch: tuple[Any, Tensor], batch_idx: int) -> None:
+        self._collect("valid", batch)
+
+    def on_validation_epoch_end(self) -> None:
+        if self._outputs["valid"]:
+            self.log("valid_metric", self._score("valid"), prog_bar=True)
+
+    def test_step(self, batch: tuple[Any, Tensor], batch_idx: int) -> None:
+        self._collect("test", batch)
+
+    def on_test_epoch_end(self) -> None:
+        if self._outputs["test"]:
+            self.log("test_metric", self._score("test"))
+
+    @torch.no_grad()
+    def score_loader(self, loader: Any) -> float:
+        """Metric of the current weights over a whole data loader (eval mode)."""
+        self.eval()
+        for batch in loader:
+            self._collect("test", batch)
+        return self._score("test")
+
+    def configure_optimizers(self) -> Any:
+        cfg = self.train_cfg
+        params = self.parameters()
+        if cfg["optimizer"] == "sgd":
+            opt = torch.optim.SGD(params, lr=cfg["lr"], momentum=0.9,
+                                  weight_decay=cfg["weight_decay"])
+        elif cfg["optimizer"] == "adamw":
+            opt = torch.optim.AdamW(params, lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+        else:
+            opt = torch.optim.Adam(params, lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+        if cfg["scheduler"] == "cosine":
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg["epochs"])
+            return {"optimizer": opt, "lr_scheduler": sched}
+        if cfg["scheduler"] == "plateau":
+            mode = "max" if self.info.higher_is_better else "min"
+            sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode=mode, factor=0.5,
+                                                               patience=10)
+            return {"optimizer": opt,
+                    "lr_scheduler": {"scheduler": sched, "monitor": "valid_metric"}}
+        return opt
+
+
+class BestWeights(L.Callback):
+    """Keep the weights of the best validation epoch (in memory and, optionally, on disk).
+
+    Only the ``state_dict`` is stored, so it loads with ``torch.load(weights_only=True)``.
+    """
+
+    def __init__(self, higher_is_better: bool, path: Path | None = None):
+        self.higher_is_better = higher_is_better
+        self.path = path
+        self.best: float | None = None
+        self.best_epoch: int | None = None
+        self.state: dict[str, Tensor] | None = None
+
+    def _better(self, value: float) -> bool:
+        if math.isnan(value):
+            return False
+        if self.best is None:
+            return True
+        return value > self.best if self.higher_is_better else value < self.best
+
+    def on_validation_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if trainer.sanity_checking or "valid_metric" not in trainer.callback_metrics:
+            return
+        value = float(trainer.callback_metrics["valid_metric"])
+        if self._better(value):
+            self.best, self.best_epoch = value, trainer.current_epoch
+            self.state = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
+            if self.path is not None:
+                atomic_torch_save(self.state, self.path)
+
+
+class EpochProgress(L.Callback):
+    """One compact progress bar per fit, counting epochs (Lightning's per-batch bar floods
+    logs and costs more than a small epoch on CPU)."""
+
+    def __init__(self, desc: str):
+        self.desc = desc
+        self.bar: Any = None
+
+    def on_train_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=trainer.max_epochs, desc=self.desc, unit="epoch",
+                        mininterval=0.5, leave=False, dynamic_ncols=True)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if self.bar is None:
+            return
+        shown = {}
+        for key in ("train_loss", "valid_metric"):
+            if key in trainer.callback_metrics:
+                shown[key.split("_")[1]] = f"{float(trainer.callback_metrics[key]):.4g}"
+        self.bar.set_postfix(shown, refresh=False)
+        self.bar.update(1)
+
+    def on_train_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

@@ -1,0 +1,80 @@
+"""The pipeline schema: sections, their typed keys and the component slots.
+
+Key names here are a public contract: keys may be added, never renamed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from wlkit.params import Param
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A key whose value names a component of ``family`` (string or ``{name: ..., ...}``)."""
+
+    name: str
+    family: str
+    default: str | None
+    doc: str
+    nullable: bool = False
+
+
+MODEL: tuple[Param | Slot, ...] = (
+    Slot("layer", "layer", "gin", "message-passing layer"),
+    Slot("aggregator", "aggregator", "sum", "neighbourhood aggregator used by the layer"),
+    Param("num_layers", int, 4, "number of message-passing layers", minimum=1, maximum=64),
+    Param("hidden", int, 64, "hidden width", minimum=1),
+    Slot("readout", "readout", "sum", "graph readout"),
+    Param("dropout", float, 0.0, "dropout after each layer", minimum=0.0, maximum=0.99),
+    Param("residual", bool, False, "add a residual connection around each layer"),
+    Param("norm", str, "batch", "normalisation after each layer",
+          choices=("batch", "layer", "none")),
+    Param("head_layers", int, 2, "layers of the prediction MLP", minimum=1),
+)
+
+TRAIN: tuple[Param | Slot, ...] = (
+    Param("epochs", int, 100, "maximum number of epochs", minimum=1),
+    Param("batch_size", int, 32, "graphs per training batch", minimum=1),
+    Param("eval_batch_size", int, None, "graphs per evaluation batch (default: batch_size)",
+          minimum=1, nullable=True),
+    Param("lr", float, 1e-3, "learning rate", minimum=0.0),
+    Param("weight_decay", float, 0.0, "weight decay", minimum=0.0),
+    Param("optimizer", str, "adam", "optimizer", choices=("adam", "adamw", "sgd")),
+    Param("scheduler", str, "none", "learning-rate schedule",
+          choices=("none", "cosine", "plateau")),
+    Param("loss", str, "auto", "loss (auto: cross_entropy, masked bce or masked mse by task)",
+          choices=("auto", "cross_entropy", "bce", "mse", "l1")),
+    Param("patience", int, None, "stop after this many epochs without validation improvement",
+          minimum=1, nullable=True),
+    Param("grad_clip", float, None, "clip gradient norm to this value", minimum=0.0,
+          nullable=True),
+    Param("num_workers", int, 0, "data-loader worker processes", minimum=0),
+)
+
+OUTPUT: tuple[Param | Slot, ...] = (
+    Param("dir", str, "runs", "parent folder of run directories"),
+    Param("save_checkpoint", bool, True, "keep each seed's best weights as best.pt"),
+)
+
+SECTIONS: dict[str, tuple[Param | Slot, ...]] = {"model": MODEL, "train": TRAIN,
+                                                 "output": OUTPUT}
+
+TOP_LEVEL: tuple[str, ...] = ("name", "description", "dataset", "encodings", "policy", "model",
+                              "train", "seeds", "trainer", "output")
+
+LOSSES_BY_TASK: dict[str, tuple[str, ...]] = {
+    "multiclass": ("cross_entropy",),
+    "binary": ("bce",),
+    "regression": ("mse", "l1"),
+}
+
+TRAINER_KEYS_SET_BY_WLKIT: dict[str, str] = {
+    "max_epochs": "use train.epochs",
+    "logger": "wlkit writes a CSV log into every seed folder",
+    "callbacks": "add callbacks with the wlkit_callbacks hook",
+    "default_root_dir": "use output.dir or --out",
+    "enable_checkpointing": "use output.save_checkpoint",
+    "gradient_clip_val": "use train.grad_clip",
+}

@@ -1,0 +1,188 @@
+"""Run a pipeline: one fit per seed, best-validation weights scored on valid and test."""
+
+from __future__ import annotations
+
+import logging
+import math
+import statistics
+import sys
+import time
+import warnings
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import EarlyStopping
+from lightning.pytorch.loggers import CSVLogger
+
+from wlkit.errors import WlkitError
+from wlkit.io import atomic_write_json, atomic_write_text
+from wlkit.listing import plugin_listing
+from wlkit.manager import Registry, get_host
+from wlkit.model.build import (
+    build_model,
+    count_parameters,
+    instantiate_dataset,
+    instantiate_encodings,
+)
+from wlkit.model.data import GraphDataModule, PreparedData, prepare
+from wlkit.model.lightning import BestWeights, EpochProgress, GraphPredictionModule
+from wlkit.pipeline import Pipeline
+from wlkit.pipeline.loader import quiet_lightning
+
+# Noise that does not help a user of a small CPU run.
+_QUIET = (r".*does not have many workers.*", r".*log_every_n_steps.*",
+          r".*Checkpoint directory.*exists and is not empty.*", r".*`srun` command is available.*")
+
+
+def new_run_dir(pipeline: Pipeline, out: str | Path | None) -> Path:
+    """``--out`` if given (must be empty or absent), else ``<output.dir>/<name>/<UTC time>``."""
+    if out is not None:
+        run_dir = Path(out)
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise WlkitError(f"{run_dir}: the output folder is not empty; wlkit never writes "
+                             "over earlier results\n    hint: choose another --out")
+    else:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        base = Path(pipeline.data["output"]["dir"]) / pipeline.name
+        run_dir, k = base / stamp, 1
+        while run_dir.exists():
+            run_dir, k = base / f"{stamp}-{k}", k + 1
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WlkitError(f"{run_dir}: cannot create the run directory: {exc}") from None
+    return run_dir
+
+
+def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
+    clean = [v for v in values if v is not None and not math.isnan(v)]
+    if not clean:
+        return None, None
+    return statistics.fmean(clean), (statistics.stdev(clean) if len(clean) > 1 else None)
+
+
+def run_pipeline(pipeline: Pipeline, out: str | Path | None = None,
+                 registry: Registry | None = None, progress: bool = True) -> dict[str, Any]:
+    """Train and evaluate every seed of ``pipeline``; return the summary written to disk."""
+    host = get_host()
+    registry = registry or host.registry
+    cfg = pipeline.data
+    dataset = instantiate_dataset(cfg["dataset"], registry)
+    encodings = instantiate_encodings(cfg["encodings"], registry)
+    info = dataset.info()
+    run_dir = new_run_dir(pipeline, out)
+    atomic_write_text(run_dir / "pipeline.resolved.yaml", pipeline.dump())
+    atomic_write_json(run_dir / "plugins.json", plugin_listing(registry))
+    _say(progress, f"wlkit: {pipeline.name} -> {run_dir}")
+    _say(progress, f"  dataset {cfg['dataset']['name']}: {info.task}, metric {info.metric}")
+    prepared = prepare(dataset, encodings)
+    per_seed = []
+    num_params = None
+    for seed in cfg["seeds"]:
+        result = _fit_seed(pipeline, dataset, encodings, prepared, seed, run_dir, registry,
+                           host, progress)
+        num_params = result["num_params"]
+        per_seed.append({"seed": seed, "valid": result["valid"], "test": result["test"]})
+        _say(progress, f"  seed {seed}: valid {info.metric} {result['valid']:.4f}, "
+                       f"test {result['test']:.4f} (best epoch {result['best_epoch']})")
+    valid_mean, valid_std = _mean_std([r["valid"] for r in per_seed])
+    test_mean, test_std = _mean_std([r["test"] for r in per_seed])
+    summary = {
+        "name": pipeline.name,
+        "dataset": cfg["dataset"]["name"],
+        "metric": info.metric,
+        "higher_is_better": info.higher_is_better,
+        "seeds": list(cfg["seeds"]),
+        "test_mean": test_mean,
+        "test_std": test_std,
+        "valid_mean": valid_mean,
+        "valid_std": valid_std,
+        "num_params": num_params,
+        "per_seed": per_seed,
+        "command": " ".join(sys.argv),
+        "versions": _versions(),
+    }
+    atomic_write_json(run_dir / "summary.json", summary)
+    std = f" ± {test_std:.4f}" if test_std is not None else ""
+    _say(progress, f"  test {info.metric}: {test_mean:.4f}{std} over {len(per_seed)} seed(s); "
+                   f"{num_params} parameters")
+    _say(progress, f"  results: {run_dir / 'summary.json'}")
+    return summary
+
+
+def _fit_seed(pipeline: Pipeline, dataset: Any, encodings: list, prepared: PreparedData,
+              seed: int, run_dir: Path, registry: Registry, host: Any,
+              progress: bool) -> dict[str, Any]:
+    cfg = pipeline.data
+    seed_dir = run_dir / f"seed_{seed}"
+    seed_dir.mkdir(parents=True, exist_ok=True)
+    with quiet_lightning():
+        L.seed_everything(seed, workers=True)
+    model = build_model(cfg, dataset, encodings, registry)
+    module = GraphPredictionModule(model, prepared.info, dataset.evaluate, cfg["train"])
+    data = GraphDataModule(dataset, encodings, cfg["train"], seed, prepared)
+    best = BestWeights(prepared.info.higher_is_better,
+                       seed_dir / "best.pt" if cfg["output"]["save_checkpoint"] else None)
+    callbacks: list[Any] = [best]
+    if progress:
+        callbacks.append(EpochProgress(f"  seed {seed}"))
+    if cfg["train"]["patience"]:
+        callbacks.append(EarlyStopping("valid_metric", patience=cfg["train"]["patience"],
+                                       mode="max" if prepared.info.higher_is_better else "min"))
+    for extra in host.pm.hook.wlkit_callbacks(pipeline=cfg):
+        callbacks.extend(extra or [])
+    trainer_kwargs: dict[str, Any] = {
+        "enable_model_summary": False,
+        "enable_progress_bar": False,
+        "log_every_n_steps": 10,
+        **cfg["trainer"],
+        "max_epochs": cfg["train"]["epochs"],
+        "logger": CSVLogger(seed_dir, name="", version=""),
+        "callbacks": callbacks,
+        "enable_checkpointing": False,
+        "default_root_dir": str(seed_dir),
+        "gradient_clip_val": cfg["train"]["grad_clip"],
+    }
+    host.pm.hook.wlkit_configure_trainer(trainer_kwargs=trainer_kwargs, pipeline=cfg)
+    started = time.perf_counter()
+    with warnings.catch_warnings(), quiet_lightning():
+        for pattern in _QUIET:
+            warnings.filterwarnings("ignore", message=pattern)
+        logging.getLogger("lightning.pytorch.accelerators.cuda").setLevel(logging.WARNING)
+        trainer = L.Trainer(**trainer_kwargs)
+        trainer.fit(module, datamodule=data)
+    if best.state is None:
+        raise WlkitError(f"seed {seed}: no validation score was produced (the metric was NaN "
+                         "in every epoch)")
+    module.load_state_dict(best.state)
+    valid = module.score_loader(data.val_dataloader())
+    test = module.score_loader(data.test_dataloader())
+    result = {
+        "seed": seed,
+        "metric": prepared.info.metric,
+        "valid": valid,
+        "test": test,
+        "best_epoch": best.best_epoch,
+        "epochs_run": trainer.current_epoch,
+        "num_params": count_parameters(model),
+        "train_seconds": round(time.perf_counter() - started, 2),
+    }
+    atomic_write_json(seed_dir / "metrics.json", result)
+    return result
+
+
+def _say(enabled: bool, text: str) -> None:
+    if enabled:
+        print(text, flush=True)
+
+
+def _versions() -> dict[str, str]:
+    import dgl
+
+    from wlkit import __version__
+
+    return {"wlkit": __version__, "torch": torch.__version__, "dgl": dgl.__version__,
+            "lightning": L.__version__, "python": sys.version.split()[0]}

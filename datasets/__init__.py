@@ -1,0 +1,1 @@
+"""Built-in dataset plugins: generated WL benchmarks, WL benchmark files and OGB."""

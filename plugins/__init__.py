@@ -1,0 +1,1 @@
+"""Built-in plugins. Each module implements wlkit hooks using only the public API."""
