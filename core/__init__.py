@@ -11,6 +11,9 @@ import os as _os
 
 # DGL prints a backend notice on first import unless the backend is chosen explicitly.
 _os.environ.setdefault("DGLBACKEND", "pytorch")
+# ogb (imported by DGL when installed) checks PyPI for a newer release in a background
+# thread on import; that is a network call and a warning on every run.
+_os.environ.setdefault("OUTDATED_IGNORE", "1")
 
 from wlkit.components import (
     Aggregator,

@@ -22,7 +22,7 @@ from wlkit.pipeline.schema import (
     TRAINER_KEYS_SET_BY_WLKIT,
     Slot,
 )
-from wlkit.pipeline.yamlio import YamlPath, format_path, load_with_lines
+from wlkit.pipeline.yamlio import YamlPath, format_path, load_with_lines, safe_load
 
 
 @dataclass
@@ -53,7 +53,7 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> list[tuple[YamlPath, 
                                          hint="write --set section.key=value, "
                                               "e.g. --set model.hidden=128")])
         try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
+            value = safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError as exc:
             raise PipelineError([Problem(f"value of {key} is not valid YAML: {exc}",
                                          file="--set")]) from None

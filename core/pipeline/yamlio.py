@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -9,6 +10,22 @@ import yaml
 from wlkit.errors import PipelineError, Problem
 
 YamlPath = tuple[Any, ...]
+
+
+class SafeLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that also reads ``1e-3`` as a float (YAML 1.2), not a string."""
+
+
+SafeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def safe_load(text: str) -> Any:
+    """Parse one YAML value with :class:`SafeLoader`."""
+    return yaml.load(text, Loader=SafeLoader)
 
 
 def format_path(path: YamlPath) -> str:
@@ -25,7 +42,7 @@ def load_with_lines(text: str, file: str) -> tuple[Any, dict[YamlPath, int]]:
     Returns the data and a map from YAML path to 1-based line. Duplicate keys, which plain
     PyYAML silently collapses, are errors here.
     """
-    loader = yaml.SafeLoader(text)
+    loader = SafeLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -48,9 +65,16 @@ def load_with_lines(text: str, file: str) -> tuple[Any, dict[YamlPath, int]]:
     return data, lines
 
 
-def _build(loader: yaml.SafeLoader, node: yaml.Node, path: YamlPath,
+_PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
+
+
+def _build(loader: SafeLoader, node: yaml.Node, path: YamlPath,
            lines: dict[YamlPath, int], problems: list[Problem], file: str) -> Any:
     lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
+        # Only plain YAML: a tag such as !!python/object must not be silently ignored.
+        raise yaml.constructor.ConstructorError(
+            None, None, f"tag {node.tag!r} is not allowed in a pipeline", node.start_mark)
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)  # resolve "<<" merge keys as PyYAML does
         out: dict[Any, Any] = {}

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import dgl
+import pytest
+import torch
+from dgl.nn import GraphConv
+
+from wlkit.model.build import instantiate
+
+
+def test_gin_is_mlp_of_self_plus_neighbour_sum():
+    g = dgl.rand_graph(6, 14)
+    h = torch.randn(6, 4)
+    layer = instantiate("layer", {"name": "gin", "eps": 0.25}, 4,
+                        instantiate("aggregator", {"name": "sum"}, 4)).eval()
+    src, dst = g.edges()
+    neighbours = torch.zeros(6, 4).index_add_(0, dst, h[src])
+    torch.testing.assert_close(layer(g, h), layer.mlp(1.25 * h + neighbours))
+
+
+def test_gin_learn_eps_is_a_parameter():
+    layer = instantiate("layer", {"name": "gin", "learn_eps": True}, 4,
+                        instantiate("aggregator", {"name": "max"}, 4))
+    assert any(name == "eps" for name, _ in layer.named_parameters())
+
+
+def test_gcn_with_sum_equals_kipf_welling():
+    g = dgl.to_bidirected(dgl.rand_graph(8, 12))
+    h = torch.randn(8, 5)
+    ours = instantiate("layer", {"name": "gcn"}, 5,
+                       instantiate("aggregator", {"name": "sum"}, 5))
+    reference = GraphConv(5, 5, norm="both", bias=True)
+    with torch.no_grad():
+        reference.weight.copy_(ours.linear.weight.T)
+        reference.bias.copy_(ours.bias)
+    torch.testing.assert_close(ours(g, h), reference(dgl.add_self_loop(g), h))
+
+
+@pytest.mark.parametrize("layer", ["gin", "gcn"])
+@pytest.mark.parametrize("agg", ["sum", "mean", "max"])
+def test_layers_accept_every_aggregator_and_are_equivariant(layer, agg):
+    g = dgl.to_bidirected(dgl.rand_graph(7, 10))
+    h = torch.randn(7, 6)
+    module = instantiate("layer", {"name": layer}, 6,
+                         instantiate("aggregator", {"name": agg}, 6)).eval()
+    perm = torch.randperm(7)
+    inverse = torch.argsort(perm)
+    src, dst = g.edges()
+    permuted = dgl.graph((inverse[src], inverse[dst]), num_nodes=7)
+    torch.testing.assert_close(module(permuted, h[perm]), module(g, h)[perm])
