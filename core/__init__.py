@@ -11,8 +11,8 @@ import os as _os
 
 # DGL prints a backend notice on first import unless the backend is chosen explicitly.
 _os.environ.setdefault("DGLBACKEND", "pytorch")
-# ogb (imported by DGL when installed) checks PyPI for a newer release in a background
-# thread on import; that is a network call and a warning on every run.
+# ogb (imported by DGL when installed) asks PyPI for a newer release in a background thread
+# on import. This silences the resulting warning; the request itself is harmless offline.
 _os.environ.setdefault("OUTDATED_IGNORE", "1")
 
 from wlkit.components import (
@@ -25,6 +25,7 @@ from wlkit.components import (
 )
 from wlkit.errors import DatasetError, PipelineError, PluginError, Problem, WlkitError
 from wlkit.hookspecs import hookimpl, hookspec
+from wlkit.io import atomic_write_bytes, atomic_write_json, atomic_write_text, cache_root
 from wlkit.manager import get_registry, registered_plugin
 from wlkit.params import REQUIRED, Param
 from wlkit.records import (
@@ -61,6 +62,10 @@ __all__ = [
     "SubgraphPolicyRecord",
     "WlkitError",
     "__version__",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
+    "cache_root",
     "get_registry",
     "hookimpl",
     "hookspec",

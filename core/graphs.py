@@ -48,6 +48,8 @@ def _as_label_array(values: Any, length: int, what: str) -> np.ndarray | None:
     if values is None:
         return None
     arr = np.asarray(values)
+    if arr.size == 0:  # np.asarray([]) is float64; an empty label list is fine
+        arr = arr.astype(np.int64)
     if arr.dtype == bool:
         arr = arr.astype(np.int64)
     if not np.issubdtype(arr.dtype, np.integer):

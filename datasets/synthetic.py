@@ -6,10 +6,7 @@ import numpy as np
 import torch
 
 from wlkit import DatasetInfo, DatasetRecord, GraphDataset, LoadedDataset, Param, hookimpl
-from wlkit.graphs import classic_pairs, csl
-
-CSL_SKIPS: tuple[int, ...] = (2, 3, 4, 5, 6, 9, 11, 12, 13, 16)
-"""Skip lengths R of the ten CSL classes (Murphy et al., 2019), class c has R = CSL_SKIPS[c]."""
+from wlkit.graphs import CSL_SKIPS, classic_pairs, csl
 
 
 class CSLDataset(GraphDataset):
