@@ -28,6 +28,12 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--set", dest="overrides", action="append", default=[],
                           metavar="KEY=VALUE", help="override a value (repeatable)")
 
+    board = sub.add_parser("leaderboard", help="OGB leaderboard report of a finished run")
+    board.add_argument("run_dir", help="run directory written by `wlkit run`")
+    board.add_argument("--format", choices=("md", "json"), default="md")
+    board.add_argument("--strict", action="store_true",
+                       help="refuse (exit 2) instead of warning when rules are not met")
+
     plugins = sub.add_parser("plugins", help="list every component by family")
     plugins.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return parser
@@ -68,6 +74,23 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_leaderboard(args: argparse.Namespace) -> int:
+    from wlkit.errors import WlkitError
+    from wlkit.leaderboard import build_report, format_markdown
+
+    report = build_report(args.run_dir)
+    for warning in report["warnings"]:
+        print(f"WARNING: {warning}", file=sys.stderr)
+    if args.strict and report["warnings"]:
+        raise WlkitError("the run does not meet the leaderboard rules: "
+                         + "; ".join(report["warnings"]))
+    if args.format == "json":
+        print(json.dumps(report, indent=2))
+    else:
+        print(format_markdown(report), end="")
+    return 0
+
+
 def _cmd_plugins(args: argparse.Namespace) -> int:
     from wlkit.listing import format_listing, plugin_listing
 
@@ -88,7 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = _parser().parse_args(argv)
     warnings.showwarning = _show_warning  # one line per warning, no source excerpt
-    handler = {"run": _cmd_run, "validate": _cmd_validate, "plugins": _cmd_plugins}
+    handler = {"run": _cmd_run, "validate": _cmd_validate, "plugins": _cmd_plugins,
+               "leaderboard": _cmd_leaderboard}
     try:
         return handler[args.command](args)
     except WlkitError as exc:

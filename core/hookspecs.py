@@ -81,7 +81,11 @@ def wlkit_layers() -> list[LayerRecord]:
     ``record.factory(dim, aggregator, **params)`` returns an ``nn.Module`` with
     ``forward(graph, h, edge_feats=None) -> Tensor[num_nodes, dim]``. ``aggregator`` is the
     pipeline's :class:`wlkit.Aggregator` (width ``dim``); layers whose record says
-    ``uses_aggregator=False`` receive it but may ignore it.
+    ``uses_aggregator=False`` receive it but may ignore it. Layers whose record says
+    ``uses_edge_features=True`` also receive ``edge_encoder=``, a zero-argument callable that
+    builds a fresh module mapping the raw ``edata['feat']`` to width ``dim`` (the dataset's own
+    encoder, e.g. OGB's BondEncoder, or a linear map); their ``forward`` gets the raw edge
+    features as ``edge_feats``.
     """
 
 
@@ -108,9 +112,16 @@ def wlkit_pipeline_loaded(pipeline: dict[str, Any], path: str | None) -> None:
 
 @hookspec
 def wlkit_configure_trainer(trainer_kwargs: dict[str, Any], pipeline: dict[str, Any]) -> None:
-    """Adjust the keyword arguments of ``lightning.Trainer`` in place before each fit."""
+    """Adjust the keyword arguments of ``lightning.Trainer`` in place before each fit.
+
+    ``trainer_kwargs`` already holds wlkit's settings and the pipeline's ``trainer:`` section;
+    changes apply to this seed's fit only.
+    """
 
 
 @hookspec
 def wlkit_callbacks(pipeline: dict[str, Any]) -> list[Any]:
-    """Return extra Lightning callbacks to add to every fit."""
+    """Return extra Lightning callbacks to add to every fit (one fit per seed).
+
+    Called once per seed, so stateful callbacks start fresh for each seed.
+    """

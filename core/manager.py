@@ -6,7 +6,8 @@ of installed distributions, then ``check_pending()``. Environment switches:
 ``WLKIT_DISABLE_PLUGIN_AUTOLOAD=1``
     skip entry-point loading (built-ins only).
 ``WLKIT_PLUGINS=a,b``
-    load only the listed entry points (by entry-point name or distribution name).
+    load only the listed entry points (by entry-point name or distribution name; case and
+    ``-``/``_``/``.`` do not matter, as in pip).
 ``WLKIT_STRICT_PLUGINS=1``
     re-raise a broken plugin's error instead of warning and carrying on.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata as metadata
 import os
+import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +38,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "wlkit.plugins.layers",
     "wlkit.plugins.encodings",
     "wlkit.datasets.synthetic",
+    "wlkit.datasets.ogb",
+    "wlkit.datasets.smiles",
 )
 """Modules registered before any third-party plugin, through the same manager."""
 
@@ -110,22 +114,38 @@ class PluginHost:
         self._registry = None
 
     def _load_entry_points(self) -> None:
-        only = {s.strip() for s in os.environ.get("WLKIT_PLUGINS", "").split(",") if s.strip()}
+        only = {_normalise(s) for s in os.environ.get("WLKIT_PLUGINS", "").split(",")
+                if s.strip()}
         strict = _flag("WLKIT_STRICT_PLUGINS")
         seen: set[tuple[str, str]] = set()
         for dist in metadata.distributions():
             dist_name = dist.metadata["Name"] or "<unknown>"
-            for ep in dist.entry_points:
+            try:
+                entry_points = dist.entry_points
+            except Exception as exc:  # a malformed entry_points.txt
+                if f"[{ENTRY_POINT_GROUP}]" in (dist.read_text("entry_points.txt") or ""):
+                    if strict:
+                        raise
+                    self._warn(f"distribution {dist_name} {dist.version} has unreadable entry "
+                               f"points; its wlkit plugins were skipped: "
+                               f"{type(exc).__name__}: {exc}")
+                continue
+            for ep in entry_points:
                 if ep.group != ENTRY_POINT_GROUP or (dist_name, ep.name) in seen:
                     continue
                 seen.add((dist_name, ep.name))
-                if only and ep.name not in only and dist_name not in only:
+                if only and _normalise(ep.name) not in only and _normalise(dist_name) not in only:
                     continue
-                if self.pm.get_plugin(ep.name) is not None or self.pm.is_blocked(ep.name):
+                if self.pm.is_blocked(ep.name):
+                    continue
+                # Distributions choose entry-point names independently; a second one using a
+                # taken name is registered under a qualified name, not silently dropped.
+                name = ep.name if self.pm.get_plugin(ep.name) is None else f"{dist_name}:{ep.name}"
+                if self.pm.get_plugin(name) is not None:
                     continue
                 source = (dist_name, dist.version)
                 try:
-                    self.register(ep.load(), ep.name, source)
+                    self.register(ep.load(), name, source)
                 except Exception as exc:  # a broken plugin must not take wlkit down
                     if strict:
                         raise
@@ -150,6 +170,11 @@ class PluginHost:
     def plugin_source(self, plugin: Any) -> tuple[str, str]:
         name = self.pm.get_name(plugin)
         return self.sources.get(name or "", ("<unknown>", ""))
+
+
+def _normalise(name: str) -> str:
+    """Distribution names compare like pip's (PEP 503): case, ``-``, ``_``, ``.`` alike."""
+    return re.sub(r"[-_.]+", "-", name.strip()).lower()
 
 
 def _describe(source: tuple[str, str] | None) -> str:

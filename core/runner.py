@@ -104,6 +104,7 @@ def run_pipeline(pipeline: Pipeline, out: str | Path | None = None,
         "per_seed": per_seed,
         "command": " ".join(sys.argv),
         "versions": _versions(),
+        "hardware": hardware(),
     }
     atomic_write_json(run_dir / "summary.json", summary)
     std = f" ± {test_std:.4f}" if test_std is not None else ""
@@ -180,9 +181,31 @@ def _say(enabled: bool, text: str) -> None:
 
 
 def _versions() -> dict[str, str]:
-    import dgl
+    from importlib import metadata
 
-    from wlkit import __version__
+    out = {"python": sys.version.split()[0]}
+    for dist in ("wlkit", "torch", "dgl", "lightning", "ogb", "numpy", "pluggy", "rdkit"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
 
-    return {"wlkit": __version__, "torch": torch.__version__, "dgl": dgl.__version__,
-            "lightning": L.__version__, "python": sys.version.split()[0]}
+
+def hardware() -> dict[str, Any]:
+    """CPU model and count, GPUs, platform: what the OGB submission form asks for."""
+    import os
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpus = ([torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+            if torch.cuda.is_available() else [])
+    return {"cpu": cpu, "cpu_count": os.cpu_count(), "gpus": gpus,
+            "platform": platform.platform()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from torch import nn
@@ -69,29 +70,48 @@ def build_model(pipeline: dict[str, Any], dataset: GraphDataset,
     if encodings is None:
         encodings = instantiate_encodings(pipeline["encodings"], registry)
     layer_record = registry.get("layer", model_cfg["layer"]["name"])
+    uses_edges = getattr(layer_record, "uses_edge_features", False)
+    extra: dict[str, Any] = {}
+    if uses_edges:
+        extra["edge_encoder"] = _edge_encoder_factory(dataset, hidden)
     layers = []
     for _ in range(model_cfg["num_layers"]):
         aggregator = instantiate("aggregator", model_cfg["aggregator"], hidden,
                                  registry=registry)
-        layers.append(instantiate("layer", model_cfg["layer"], hidden, aggregator,
+        layers.append(instantiate("layer", {**model_cfg["layer"], **extra}, hidden, aggregator,
                                   registry=registry))
     readout = instantiate("readout", model_cfg["readout"], hidden, registry=registry)
-    uses_edges = getattr(layer_record, "uses_edge_features", False)
     return GraphModel(
         node_encoder=dataset.node_encoder(hidden),
         node_feat_dim=info.node_feat_dim,
-        edge_encoder=dataset.edge_encoder(hidden) if uses_edges else None,
-        edge_feat_dim=info.edge_feat_dim if uses_edges else 0,
         pe_dim=sum(e.dim for e in encodings),
         hidden=hidden,
         layers=layers,
+        uses_edge_features=uses_edges,
         norm=model_cfg["norm"],
         dropout=model_cfg["dropout"],
         residual=model_cfg["residual"],
+        virtual_node=model_cfg["virtual_node"],
         readout=readout,
         head_layers=model_cfg["head_layers"],
         out_dim=info.out_dim,
     )
+
+
+def _edge_encoder_factory(dataset: GraphDataset, hidden: int) -> Callable[[], nn.Module]:
+    """A callable building one fresh edge encoder (the dataset's, or a linear map)."""
+    width = dataset.info().edge_feat_dim
+
+    def make() -> nn.Module:
+        encoder = dataset.edge_encoder(hidden)
+        return encoder if encoder is not None else _FloatLinear(width, hidden)
+
+    return make
+
+
+class _FloatLinear(nn.Linear):
+    def forward(self, x: Any) -> Any:
+        return super().forward(x.float())
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -33,31 +33,65 @@ def _norm(kind: str, hidden: int) -> nn.Module:
             "none": nn.Identity}[kind]()
 
 
+class VirtualNode(nn.Module):
+    """A virtual node joined to every node of its graph (Gilmer et al., 2017; OGB's form).
+
+    Before layer l its state is added to every node; after layer l (except the last) it is
+    updated from the sum of the layer's input node states plus its own state through an MLP
+    (Linear 2d, BatchNorm, ReLU, Linear d, BatchNorm, ReLU), as in OGB's reference
+    ``GNN_node_Virtualnode``.
+    """
+
+    def __init__(self, hidden: int, num_layers: int, dropout: float, residual: bool):
+        super().__init__()
+        self.embedding = nn.Embedding(1, hidden)
+        nn.init.zeros_(self.embedding.weight)
+        self.mlps = nn.ModuleList(
+            nn.Sequential(nn.Linear(hidden, 2 * hidden), nn.BatchNorm1d(2 * hidden), nn.ReLU(),
+                          nn.Linear(2 * hidden, hidden), nn.BatchNorm1d(hidden), nn.ReLU())
+            for _ in range(num_layers - 1))
+        self.dropout = nn.Dropout(dropout)
+        self.residual = residual
+
+    def initial(self, graph: dgl.DGLGraph) -> Tensor:
+        index = torch.zeros(graph.batch_size, dtype=torch.long, device=graph.device)
+        return self.embedding(index)
+
+    def update(self, layer: int, graph: dgl.DGLGraph, h: Tensor, state: Tensor) -> Tensor:
+        pooled = dgl.ops.segment_reduce(graph.batch_num_nodes(), h, "sum") + state
+        new = self.dropout(self.mlps[layer](pooled))
+        return state + new if self.residual else new
+
+
 class GraphModel(nn.Module):
     """Graph-level predictor assembled from a pipeline (see :func:`wlkit.model.build`).
 
     ``forward(graph)`` takes a batched DGL graph with ``ndata['feat']`` (if the dataset has
     node features), ``ndata['pe']`` (if encodings are configured) and ``edata['feat']``
-    (if the layer reads edge features), and returns [batch_size, out_dim] logits or values.
-    Positional encodings are batch-normalised, projected to the hidden width and added to the
-    node embedding.
+    (if the layers read edge features), and returns [batch_size, out_dim] logits or values.
+
+    Each layer is followed by the norm, then ReLU (not after the last layer, as in OGB's
+    reference GNNs), then dropout, then the optional residual. Positional encodings are
+    batch-normalised, projected to the hidden width and added to the node embedding. Layers
+    that read edge features get the raw ``edata['feat']`` and encode it themselves (OGB's
+    reference layers own one BondEncoder each).
     """
 
-    def __init__(self, *, node_encoder: nn.Module | None, node_feat_dim: int,
-                 edge_encoder: nn.Module | None, edge_feat_dim: int, pe_dim: int, hidden: int,
-                 layers: list[nn.Module], norm: str, dropout: float, residual: bool,
-                 readout: Readout, head_layers: int, out_dim: int):
+    def __init__(self, *, node_encoder: nn.Module | None, node_feat_dim: int, pe_dim: int,
+                 hidden: int, layers: list[nn.Module], uses_edge_features: bool, norm: str,
+                 dropout: float, residual: bool, virtual_node: bool, readout: Readout,
+                 head_layers: int, out_dim: int):
         super().__init__()
         self.node_input = NodeInput(hidden, node_feat_dim, node_encoder)
-        self.edge_input = edge_encoder
-        if self.edge_input is None and edge_feat_dim > 0:
-            self.edge_input = nn.Linear(edge_feat_dim, hidden)
         self.pe_input = (nn.Sequential(nn.BatchNorm1d(pe_dim), nn.Linear(pe_dim, hidden))
                          if pe_dim else None)
         self.layers = nn.ModuleList(layers)
+        self.uses_edge_features = uses_edge_features
         self.norms = nn.ModuleList(_norm(norm, hidden) for _ in layers)
         self.dropout = nn.Dropout(dropout)
         self.residual = residual
+        self.virtual_node = (VirtualNode(hidden, len(layers), dropout, residual)
+                             if virtual_node else None)
         self.readout = readout
         head: list[nn.Module] = []
         width = readout.out_dim
@@ -72,9 +106,19 @@ class GraphModel(nn.Module):
         h = self.node_input(graph)
         if self.pe_input is not None:
             h = h + self.pe_input(graph.ndata["pe"])
-        edges = self.edge_input(graph.edata["feat"]) if self.edge_input is not None else None
-        for layer, norm in zip(self.layers, self.norms):
-            update = self.dropout(torch.relu(norm(layer(graph, h, edges))))
+        edges = graph.edata["feat"] if self.uses_edge_features else None
+        vn = self.virtual_node
+        state = vn.initial(graph) if vn is not None else None
+        last = len(self.layers) - 1
+        for i, (layer, norm) in enumerate(zip(self.layers, self.norms)):
+            if vn is not None:
+                h = h + torch.repeat_interleave(state, graph.batch_num_nodes(), dim=0)
+            update = norm(layer(graph, h, edges))
+            if i < last:
+                update = torch.relu(update)
+            update = self.dropout(update)
+            if vn is not None and i < last:
+                state = vn.update(i, graph, h, state)
             h = h + update if self.residual else update
         return h
 

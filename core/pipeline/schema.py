@@ -29,6 +29,7 @@ MODEL: tuple[Param | Slot, ...] = (
     Slot("readout", "readout", "sum", "graph readout"),
     Param("dropout", float, 0.0, "dropout after each layer", minimum=0.0, maximum=0.99),
     Param("residual", bool, False, "add a residual connection around each layer"),
+    Param("virtual_node", bool, False, "add a virtual node joined to every node (OGB's form)"),
     Param("norm", str, "batch", "normalisation after each layer",
           choices=("batch", "layer", "none")),
     Param("head_layers", int, 2, "layers of the prediction MLP", minimum=1),

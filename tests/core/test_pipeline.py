@@ -233,8 +233,13 @@ def test_validate_from_a_mapping():
     data = yaml.safe_load(GOOD)
     assert validate_pipeline(data).data["name"] == "demo"
     with pytest.raises(PipelineError) as info:
-        validate_pipeline({**data, "model": {"layer": "gine"}})
+        validate_pipeline({**data, "model": {"layer": "gni"}})
     assert info.value.problems[0].hint.startswith("did you mean 'gin'")
+
+
+def test_layer_needing_edge_features_on_a_dataset_without_them(write_pipeline):
+    p = only(write_pipeline, GOOD.replace("layer: gin", "layer: gine"))
+    assert p.path == "model.layer" and p.line == 5 and "edge features" in p.message
 
 
 def test_error_message_format(write_pipeline):

@@ -1,0 +1,108 @@
+"""``wlkit leaderboard RUN_DIR``: what the OGB leaderboard submission form asks for."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from wlkit.errors import WlkitError
+
+OGB_SEEDS = 10
+RULES = (
+    "Validation scores only for model selection and hyper-parameter tuning; the test set "
+    "only for the final evaluation.",
+    f"Report mean and unbiased standard deviation over at least {OGB_SEEDS} seeds "
+    "(different random seeds, same hyper-parameters).",
+    "Use OGB's official split and Evaluator (wlkit does: get_idx_split and ogb.Evaluator).",
+    "Release the code and state the parameter count and hardware.",
+)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise WlkitError(f"{path}: missing; is this a finished wlkit run directory?\n    hint: "
+                         "`wlkit run` writes summary.json when every seed has finished") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise WlkitError(f"{path}: unreadable ({exc})") from None
+
+
+def build_report(run_dir: str | Path) -> dict[str, Any]:
+    """Collect the submission facts of a finished run."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise WlkitError(f"{run_dir}: not a directory")
+    summary = _read_json(run_dir / "summary.json")
+    pipeline_path = run_dir / "pipeline.resolved.yaml"
+    pipeline = pipeline_path.read_text() if pipeline_path.exists() else None
+    seeds = summary.get("seeds", [])
+    warnings = []
+    if len(seeds) < OGB_SEEDS:
+        warnings.append(f"only {len(seeds)} seed(s); the OGB leaderboard asks for at least "
+                        f"{OGB_SEEDS}")
+    if not str(summary.get("dataset", "")).startswith("ogbg-"):
+        warnings.append(f"dataset {summary.get('dataset')!r} is not an OGB dataset")
+    versions = summary.get("versions", {})
+    return {
+        "dataset": summary.get("dataset"),
+        "ogb_version": versions.get("ogb"),
+        "metric": summary.get("metric"),
+        "test_mean": summary.get("test_mean"),
+        "test_std": summary.get("test_std"),
+        "valid_mean": summary.get("valid_mean"),
+        "valid_std": summary.get("valid_std"),
+        "num_seeds": len(seeds),
+        "per_seed": summary.get("per_seed", []),
+        "num_params": summary.get("num_params"),
+        "hardware": summary.get("hardware"),
+        "command": summary.get("command"),
+        "tuned_grid": summary.get("tuned_grid"),
+        "versions": versions,
+        "pipeline": pipeline,
+        "rules": list(RULES),
+        "warnings": warnings,
+    }
+
+
+def _pm(mean: float | None, std: float | None) -> str:
+    if mean is None:
+        return "n/a"
+    return f"{mean:.4f} ± {std:.4f}" if std is not None else f"{mean:.4f} (one seed, no std)"
+
+
+def format_markdown(report: dict[str, Any]) -> str:
+    hw = report.get("hardware") or {}
+    gpus = ", ".join(hw.get("gpus") or []) or "none"
+    lines = [f"# OGB leaderboard submission: {report['dataset']}", ""]
+    for warning in report["warnings"]:
+        lines += [f"> **WARNING: {warning}.**", ""]
+    lines += [
+        "| field | value |",
+        "|---|---|",
+        f"| dataset | {report['dataset']} |",
+        f"| ogb version | {report['ogb_version']} |",
+        f"| metric | {report['metric']} |",
+        f"| test | {_pm(report['test_mean'], report['test_std'])} |",
+        f"| validation | {_pm(report['valid_mean'], report['valid_std'])} |",
+        f"| seeds | {report['num_seeds']} |",
+        f"| #params | {report['num_params']:,} |" if report["num_params"] is not None
+        else "| #params | n/a |",
+        f"| hardware | {hw.get('cpu', 'n/a')} x{hw.get('cpu_count', '?')} CPU(s); GPU: {gpus} |",
+        f"| tuned grid | {report['tuned_grid'] or 'none recorded'} |",
+        "",
+        "## Per seed",
+        "",
+        "| seed | validation | test |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {r['seed']} | {r['valid']:.4f} | {r['test']:.4f} |"
+              for r in report["per_seed"]]
+    lines += ["", "## Command", "", "```console", str(report["command"]), "```", "",
+              "## Package versions", ""]
+    lines += [f"- {k} {v}" for k, v in report["versions"].items()]
+    if report["pipeline"]:
+        lines += ["", "## Resolved pipeline", "", "```yaml", report["pipeline"].rstrip(), "```"]
+    lines += ["", "## Rules", ""] + [f"- {rule}" for rule in report["rules"]]
+    return "\n".join(lines) + "\n"
