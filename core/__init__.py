@@ -20,13 +20,17 @@ from wlkit.components import (
     DatasetInfo,
     GraphDataset,
     LoadedDataset,
+    ModelParts,
     PositionalEncoding,
     Readout,
+    SubgraphPolicy,
+    node_offsets,
 )
 from wlkit.errors import DatasetError, PipelineError, PluginError, Problem, WlkitError
 from wlkit.hookspecs import hookimpl, hookspec
 from wlkit.io import atomic_write_bytes, atomic_write_json, atomic_write_text, cache_root
 from wlkit.manager import get_registry, registered_plugin
+from wlkit.model.graph_model import MessagePassing
 from wlkit.params import REQUIRED, Param
 from wlkit.records import (
     FAMILIES,
@@ -51,6 +55,8 @@ __all__ = [
     "GraphDataset",
     "LayerRecord",
     "LoadedDataset",
+    "MessagePassing",
+    "ModelParts",
     "Param",
     "PipelineError",
     "PluginError",
@@ -59,6 +65,7 @@ __all__ = [
     "Problem",
     "Readout",
     "ReadoutRecord",
+    "SubgraphPolicy",
     "SubgraphPolicyRecord",
     "WlkitError",
     "__version__",
@@ -69,5 +76,6 @@ __all__ = [
     "get_registry",
     "hookimpl",
     "hookspec",
+    "node_offsets",
     "registered_plugin",
 ]

@@ -224,3 +224,97 @@ class GraphDataset(abc.ABC):
 def graph_device(graph: Any) -> torch.device:
     """Device of a DGL graph (helper for components that draw tensors)."""
     return graph.device
+
+
+@dataclass
+class ModelParts:
+    """The pieces of a pipeline's model, handed to a policy's model-side half.
+
+    A policy combines them as its paper says: RNI changes the input and reuses the standard
+    stack (:class:`wlkit.MessagePassing`), ego-net policies run the stack on a bag of
+    subgraphs and pool twice, SPEN or PathNN build their own layers at width ``hidden``.
+
+    Attributes
+    ----------
+    hidden : int
+        Hidden width.
+    num_layers : int
+        Number of message-passing layers asked for.
+    node_input : nn.Module
+        ``node_input(graph) -> [num_nodes, hidden]``: encoded node features plus
+        positional encodings (shared; call it once per forward).
+    make_layer : callable
+        ``make_layer() -> nn.Module``: a fresh layer of the pipeline's type with a fresh
+        aggregator, ``layer(graph, h, edge_feats)``.
+    make_norm : callable
+        ``make_norm() -> nn.Module``: the normalisation after each layer.
+    make_readout : callable
+        ``make_readout(dim) -> Readout``: the pipeline's readout at width ``dim``.
+    make_edge_encoder : callable or None
+        ``make_edge_encoder() -> nn.Module`` mapping raw ``edata['feat']`` to ``hidden``
+        (None when the dataset has no edge features).
+    uses_edge_features : bool
+        Whether the pipeline's layer reads ``edata['feat']``.
+    dropout : float
+    residual : bool
+    virtual_node : bool
+    """
+
+    hidden: int
+    num_layers: int
+    node_input: nn.Module
+    make_layer: Any
+    make_norm: Any
+    make_readout: Any
+    make_edge_encoder: Any
+    uses_edge_features: bool
+    dropout: float
+    residual: bool
+    virtual_node: bool
+
+
+class SubgraphPolicy(abc.ABC):
+    """A subgraph policy: a cached CPU-side half and a model-side half.
+
+    ``prepare(graph)`` runs once per graph on the CPU; its output (a dict of tensors) is
+    cached on disk under :meth:`cache_key` and the dataset's structure hash, like positional
+    encodings. ``collate(graphs, prepared)`` batches the prepared dicts of one mini-batch:
+    node indices inside them must be shifted by each graph's offset in the batched graph
+    (see :func:`wlkit.node_offsets`). ``build(parts)`` returns the model-side module,
+    ``module(graph, policy_batch) -> [batch_size, module.out_dim]`` graph embeddings; the
+    pipeline's prediction head follows it.
+    """
+
+    version: int = 1
+
+    def prepare(self, graph: Any) -> dict[str, Tensor]:
+        """Per-graph precomputation (CPU, deterministic). Default: nothing."""
+        return {}
+
+    def collate(self, graphs: list[Any], prepared: list[dict[str, Tensor]]) -> Any:
+        """Batch the prepared structures of one mini-batch. Default: None."""
+        return None
+
+    @abc.abstractmethod
+    def build(self, parts: ModelParts) -> nn.Module:
+        """The model-side half (see the class docstring)."""
+
+    def cache_params(self) -> Mapping[str, Any]:
+        """Parameters that change :meth:`prepare`'s output; default: the instance dict."""
+        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+
+    def cache_key(self) -> str:
+        blob = json.dumps([type(self).__module__, type(self).__qualname__, self.version,
+                           dict(self.cache_params())], sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    @property
+    def has_prepare(self) -> bool:
+        """Whether :meth:`prepare` is overridden (graphs then go through the cache)."""
+        return type(self).prepare is not SubgraphPolicy.prepare
+
+
+def node_offsets(graphs: list[Any]) -> Tensor:
+    """Offset of each graph's first node in ``dgl.batch(graphs)`` (for index shifting)."""
+    counts = torch.tensor([g.num_nodes() for g in graphs], dtype=torch.long)
+    return torch.cumsum(counts, 0) - counts

@@ -38,6 +38,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "wlkit.plugins.layers",
     "wlkit.plugins.encodings",
     "wlkit.datasets.synthetic",
+    "wlkit.datasets.sets",
     "wlkit.datasets.ogb",
     "wlkit.datasets.smiles",
 )

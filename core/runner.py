@@ -26,6 +26,7 @@ from wlkit.model.build import (
     count_parameters,
     instantiate_dataset,
     instantiate_encodings,
+    instantiate_policy,
 )
 from wlkit.model.data import GraphDataModule, PreparedData, prepare
 from wlkit.model.lightning import BestWeights, EpochProgress, GraphPredictionModule
@@ -78,12 +79,14 @@ def run_pipeline(pipeline: Pipeline, out: str | Path | None = None,
     atomic_write_json(run_dir / "plugins.json", plugin_listing(registry))
     _say(progress, f"wlkit: {pipeline.name} -> {run_dir}")
     _say(progress, f"  dataset {cfg['dataset']['name']}: {info.task}, metric {info.metric}")
-    prepared = prepare(dataset, encodings)
+    policy = instantiate_policy(cfg, registry)
+    prepared = prepare(dataset, encodings, policy=policy,
+                       policy_name=cfg["policy"]["name"] if policy else "policy")
     per_seed = []
     num_params = None
     for seed in cfg["seeds"]:
-        result = _fit_seed(pipeline, dataset, encodings, prepared, seed, run_dir, registry,
-                           host, progress)
+        result = _fit_seed(pipeline, dataset, encodings, policy, prepared, seed, run_dir,
+                           registry, host, progress)
         num_params = result["num_params"]
         per_seed.append({"seed": seed, "valid": result["valid"], "test": result["test"]})
         _say(progress, f"  seed {seed}: valid {info.metric} {result['valid']:.4f}, "
@@ -114,7 +117,8 @@ def run_pipeline(pipeline: Pipeline, out: str | Path | None = None,
     return summary
 
 
-def _fit_seed(pipeline: Pipeline, dataset: Any, encodings: list, prepared: PreparedData,
+def _fit_seed(pipeline: Pipeline, dataset: Any, encodings: list, policy: Any,
+              prepared: PreparedData,
               seed: int, run_dir: Path, registry: Registry, host: Any,
               progress: bool) -> dict[str, Any]:
     cfg = pipeline.data
@@ -122,9 +126,9 @@ def _fit_seed(pipeline: Pipeline, dataset: Any, encodings: list, prepared: Prepa
     seed_dir.mkdir(parents=True, exist_ok=True)
     with quiet_lightning():
         L.seed_everything(seed, workers=True)
-    model = build_model(cfg, dataset, encodings, registry)
+    model = build_model(cfg, dataset, encodings, registry, policy)
     module = GraphPredictionModule(model, prepared.info, dataset.evaluate, cfg["train"])
-    data = GraphDataModule(dataset, encodings, cfg["train"], seed, prepared)
+    data = GraphDataModule(dataset, encodings, cfg["train"], seed, prepared, policy)
     best = BestWeights(prepared.info.higher_is_better,
                        seed_dir / "best.pt" if cfg["output"]["save_checkpoint"] else None)
     callbacks: list[Any] = [best]

@@ -7,10 +7,17 @@ from typing import Any
 
 from torch import nn
 
-from wlkit.components import Aggregator, GraphDataset, PositionalEncoding, Readout
+from wlkit.components import (
+    Aggregator,
+    GraphDataset,
+    ModelParts,
+    PositionalEncoding,
+    Readout,
+    SubgraphPolicy,
+)
 from wlkit.errors import PluginError, WlkitError
 from wlkit.manager import Registry, get_registry
-from wlkit.model.graph_model import GraphModel
+from wlkit.model.graph_model import GraphModel, NodeInput, StandardBody, make_norm
 
 _EXPECTED: dict[str, type] = {
     "aggregator": Aggregator,
@@ -18,6 +25,7 @@ _EXPECTED: dict[str, type] = {
     "layer": nn.Module,
     "positional_encoding": PositionalEncoding,
     "dataset": GraphDataset,
+    "subgraph_policy": SubgraphPolicy,
 }
 
 
@@ -59,10 +67,10 @@ def instantiate_encodings(specs: list[dict[str, Any]],
     return encodings
 
 
-def build_model(pipeline: dict[str, Any], dataset: GraphDataset,
+def build_parts(pipeline: dict[str, Any], dataset: GraphDataset,
                 encodings: list[PositionalEncoding] | None = None,
-                registry: Registry | None = None) -> GraphModel:
-    """Assemble input encoders, layers with the aggregator, readout and head."""
+                registry: Registry | None = None) -> ModelParts:
+    """The pipeline's components as factories, for the standard body or a policy."""
     registry = registry or get_registry()
     info = dataset.info()
     model_cfg = pipeline["model"]
@@ -71,31 +79,64 @@ def build_model(pipeline: dict[str, Any], dataset: GraphDataset,
         encodings = instantiate_encodings(pipeline["encodings"], registry)
     layer_record = registry.get("layer", model_cfg["layer"]["name"])
     uses_edges = getattr(layer_record, "uses_edge_features", False)
-    extra: dict[str, Any] = {}
-    if uses_edges:
-        extra["edge_encoder"] = _edge_encoder_factory(dataset, hidden)
-    layers = []
-    for _ in range(model_cfg["num_layers"]):
+    edge_factory = _edge_encoder_factory(dataset, hidden) if info.edge_feat_dim else None
+    extra: dict[str, Any] = {"edge_encoder": edge_factory} if uses_edges else {}
+
+    def make_layer() -> nn.Module:
         aggregator = instantiate("aggregator", model_cfg["aggregator"], hidden,
                                  registry=registry)
-        layers.append(instantiate("layer", {**model_cfg["layer"], **extra}, hidden, aggregator,
-                                  registry=registry))
-    readout = instantiate("readout", model_cfg["readout"], hidden, registry=registry)
-    return GraphModel(
-        node_encoder=dataset.node_encoder(hidden),
-        node_feat_dim=info.node_feat_dim,
-        pe_dim=sum(e.dim for e in encodings),
+        return instantiate("layer", {**model_cfg["layer"], **extra}, hidden, aggregator,
+                           registry=registry)
+
+    def make_readout(dim: int) -> nn.Module:
+        return instantiate("readout", model_cfg["readout"], dim, registry=registry)
+
+    return ModelParts(
         hidden=hidden,
-        layers=layers,
+        num_layers=model_cfg["num_layers"],
+        node_input=NodeInput(hidden, info.node_feat_dim, dataset.node_encoder(hidden),
+                             sum(e.dim for e in encodings)),
+        make_layer=make_layer,
+        make_norm=lambda: make_norm(model_cfg["norm"], hidden),
+        make_readout=make_readout,
+        make_edge_encoder=edge_factory,
         uses_edge_features=uses_edges,
-        norm=model_cfg["norm"],
         dropout=model_cfg["dropout"],
         residual=model_cfg["residual"],
         virtual_node=model_cfg["virtual_node"],
-        readout=readout,
-        head_layers=model_cfg["head_layers"],
-        out_dim=info.out_dim,
     )
+
+
+def instantiate_policy(pipeline: dict[str, Any],
+                       registry: Registry | None = None) -> SubgraphPolicy | None:
+    spec = pipeline.get("policy")
+    return None if spec is None else instantiate("subgraph_policy", spec, registry=registry)
+
+
+def build_model(pipeline: dict[str, Any], dataset: GraphDataset,
+                encodings: list[PositionalEncoding] | None = None,
+                registry: Registry | None = None,
+                policy: SubgraphPolicy | None = None) -> GraphModel:
+    """Assemble input encoders, the body (standard or the policy's) and the head."""
+    registry = registry or get_registry()
+    parts = build_parts(pipeline, dataset, encodings, registry)
+    if policy is None:
+        policy = instantiate_policy(pipeline, registry)
+    if policy is None:
+        body: nn.Module = StandardBody(parts)
+    else:
+        name = pipeline["policy"]["name"]
+        try:
+            body = policy.build(parts)
+        except Exception as exc:
+            raise PluginError(f"subgraph_policy {name!r}: build(parts) failed: "
+                              f"{type(exc).__name__}: {exc}") from exc
+        if not isinstance(body, nn.Module) or not isinstance(getattr(body, "out_dim", None),
+                                                              int):
+            raise PluginError(f"subgraph_policy {name!r}: build(parts) must return an "
+                              "nn.Module with an int out_dim")
+    return GraphModel(body, parts.hidden, pipeline["model"]["head_layers"],
+                      dataset.info().out_dim)
 
 
 def _edge_encoder_factory(dataset: GraphDataset, hidden: int) -> Callable[[], nn.Module]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import dgl
 import lightning as L
 import numpy as np
 import torch
@@ -16,7 +17,13 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from wlkit.components import DatasetInfo, GraphDataset, LoadedDataset, PositionalEncoding
+from wlkit.components import (
+    DatasetInfo,
+    GraphDataset,
+    LoadedDataset,
+    PositionalEncoding,
+    SubgraphPolicy,
+)
 from wlkit.errors import DatasetError, WlkitError
 from wlkit.io import atomic_torch_save, cache_root
 
@@ -29,28 +36,48 @@ class CacheWarning(UserWarning):
 
 @dataclass
 class PreparedData:
-    """A loaded dataset whose graphs carry their positional encodings in ``ndata['pe']``."""
+    """A loaded dataset whose graphs carry their positional encodings in ``ndata['pe']``,
+    with the policy's per-graph structures (``policy_data[i]`` for graph ``i``) if any."""
 
     info: DatasetInfo
     loaded: LoadedDataset
+    policy_data: list[dict[str, Tensor]] | None = None
 
     def subset(self, split: str) -> GraphSubset:
-        return GraphSubset(self.loaded, self.loaded.splits[split])
+        return GraphSubset(self, self.loaded.splits[split])
 
 
 class GraphSubset(Dataset):
-    """``(graph, label)`` pairs of one split, for DGL's ``GraphDataLoader``."""
+    """``(graph, label, policy_data)`` triples of one split, for ``GraphDataLoader``."""
 
-    def __init__(self, loaded: LoadedDataset, indices: Tensor):
-        self.loaded = loaded
+    def __init__(self, data: PreparedData, indices: Tensor):
+        self.data = data
         self.indices = indices.tolist()
 
     def __len__(self) -> int:
         return len(self.indices)
 
-    def __getitem__(self, i: int) -> tuple[Any, Tensor]:
+    def __getitem__(self, i: int) -> tuple[Any, Tensor, dict[str, Tensor]]:
         j = self.indices[i]
-        return self.loaded.graphs[j], self.loaded.labels[j]
+        policy = self.data.policy_data[j] if self.data.policy_data is not None else {}
+        return self.data.loaded.graphs[j], self.data.loaded.labels[j], policy
+
+
+class Collate:
+    """Batch ``(graph, label, policy_data)`` items: ``(batched graph, labels, policy batch)``.
+
+    A class rather than a closure so worker processes can pickle it.
+    """
+
+    def __init__(self, policy: SubgraphPolicy | None):
+        self.policy = policy
+
+    def __call__(self, items: list[tuple[Any, Tensor, dict[str, Tensor]]]) -> tuple:
+        graphs = [item[0] for item in items]
+        labels = torch.stack([item[1] for item in items])
+        policy_batch = (self.policy.collate(graphs, [item[2] for item in items])
+                        if self.policy is not None else None)
+        return dgl.batch(graphs), labels, policy_batch
 
 
 def structure_hash(graphs: list) -> str:
@@ -64,10 +91,13 @@ def structure_hash(graphs: list) -> str:
     return digest.hexdigest()[:16]
 
 
-def _tensor_checksum(tensors: list[Tensor]) -> str:
+def _tensor_checksum(items: list[Tensor] | list[dict[str, Tensor]]) -> str:
     digest = hashlib.sha256()
-    for t in tensors:
-        digest.update(t.contiguous().numpy().tobytes())
+    for item in items:
+        for key, t in sorted(item.items()) if isinstance(item, dict) else [("", item)]:
+            digest.update(key.encode())
+            digest.update(str(tuple(t.shape)).encode())
+            digest.update(t.contiguous().numpy().tobytes())
     return digest.hexdigest()
 
 
@@ -124,9 +154,27 @@ def attach_encodings(graphs: list, encodings: list[PositionalEncoding],
         g.ndata["pe"] = torch.cat([col[i] for col in columns], dim=-1)
 
 
+def prepare_policy(graphs: list, policy: SubgraphPolicy | None, name: str = "policy",
+                   cache_dir: Path | None = None) -> list[dict[str, Tensor]] | None:
+    """Run the policy's CPU-side ``prepare`` on every graph, through the on-disk cache."""
+    if policy is None or not policy.has_prepare:
+        return None
+
+    def compute(g):
+        out = policy.prepare(g)
+        if not isinstance(out, dict) or not all(isinstance(v, Tensor) for v in out.values()):
+            raise WlkitError(f"subgraph_policy {name!r}: prepare() must return a dict of "
+                             f"tensors, got {type(out).__name__}")
+        return out
+
+    return cached_per_graph("policies", f"{name}-{policy.cache_key()}", graphs, compute,
+                            f"policy {name}", cache_dir)
+
+
 def prepare(dataset: GraphDataset, encodings: list[PositionalEncoding],
-            cache_dir: Path | None = None) -> PreparedData:
-    """Load ``dataset`` once and attach its encodings; checks what the model relies on."""
+            cache_dir: Path | None = None, policy: SubgraphPolicy | None = None,
+            policy_name: str = "policy") -> PreparedData:
+    """Load ``dataset`` once, attach its encodings and run the policy's ``prepare``."""
     dataset.prepare_data()
     loaded = dataset.load()
     info = dataset.info()
@@ -136,7 +184,8 @@ def prepare(dataset: GraphDataset, encodings: list[PositionalEncoding],
         if split not in loaded.splits or len(loaded.splits[split]) == 0:
             raise DatasetError(f"dataset {dataset.name!r} has no {split!r} graphs")
     attach_encodings(loaded.graphs, encodings, cache_dir)
-    return PreparedData(info, loaded)
+    return PreparedData(info, loaded,
+                        prepare_policy(loaded.graphs, policy, policy_name, cache_dir))
 
 
 class GraphDataModule(L.LightningDataModule):
@@ -146,10 +195,12 @@ class GraphDataModule(L.LightningDataModule):
     """
 
     def __init__(self, dataset: GraphDataset, encodings: list[PositionalEncoding],
-                 train_cfg: dict[str, Any], seed: int, prepared: PreparedData | None = None):
+                 train_cfg: dict[str, Any], seed: int, prepared: PreparedData | None = None,
+                 policy: SubgraphPolicy | None = None):
         super().__init__()
         self.dataset = dataset
         self.encodings = encodings
+        self.policy = policy
         self.train_cfg = train_cfg
         self.seed = seed
         self.prepared = prepared
@@ -160,7 +211,7 @@ class GraphDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if self.prepared is None:
-            self.prepared = prepare(self.dataset, self.encodings)
+            self.prepared = prepare(self.dataset, self.encodings, policy=self.policy)
 
     def _loader(self, split: str, train: bool) -> GraphDataLoader:
         cfg = self.train_cfg
@@ -169,7 +220,8 @@ class GraphDataModule(L.LightningDataModule):
         workers = cfg["num_workers"]
         return GraphDataLoader(self.prepared.subset(split), batch_size=size, shuffle=train,
                                generator=generator, num_workers=workers,
-                               persistent_workers=workers > 0)
+                               persistent_workers=workers > 0,
+                               collate_fn=Collate(self.policy))
 
     def train_dataloader(self) -> GraphDataLoader:
         return self._loader("train", True)

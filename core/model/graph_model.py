@@ -2,33 +2,42 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import dgl
 import torch
 from torch import Tensor, nn
 
-from wlkit.components import Readout
+from wlkit.components import Aggregator, ModelParts
 
 
 class NodeInput(nn.Module):
     """Embed node features: a dataset's encoder, a linear map, or one learned vector when the
-    graphs carry no node features (every node starts alike, as WL assumes)."""
+    graphs carry no node features (every node starts alike, as WL assumes). Positional
+    encodings are batch-normalised, projected to the hidden width and added."""
 
-    def __init__(self, hidden: int, feat_dim: int, encoder: nn.Module | None):
+    def __init__(self, hidden: int, feat_dim: int, encoder: nn.Module | None, pe_dim: int = 0):
         super().__init__()
         self.encoder = encoder
         self.linear = nn.Linear(feat_dim, hidden) if encoder is None and feat_dim > 0 else None
         self.constant = (nn.Parameter(torch.randn(hidden) * 0.1)
                          if encoder is None and feat_dim == 0 else None)
+        self.pe_input = (nn.Sequential(nn.BatchNorm1d(pe_dim), nn.Linear(pe_dim, hidden))
+                         if pe_dim else None)
 
     def forward(self, graph: dgl.DGLGraph) -> Tensor:
         if self.encoder is not None:
-            return self.encoder(graph.ndata["feat"])
-        if self.linear is not None:
-            return self.linear(graph.ndata["feat"].float())
-        return self.constant.expand(graph.num_nodes(), -1)
+            h = self.encoder(graph.ndata["feat"])
+        elif self.linear is not None:
+            h = self.linear(graph.ndata["feat"].float())
+        else:
+            h = self.constant.expand(graph.num_nodes(), -1)
+        if self.pe_input is not None:
+            h = h + self.pe_input(graph.ndata["pe"])
+        return h
 
 
-def _norm(kind: str, hidden: int) -> nn.Module:
+def make_norm(kind: str, hidden: int) -> nn.Module:
     return {"batch": lambda: nn.BatchNorm1d(hidden), "layer": lambda: nn.LayerNorm(hidden),
             "none": nn.Identity}[kind]()
 
@@ -63,49 +72,27 @@ class VirtualNode(nn.Module):
         return state + new if self.residual else new
 
 
-class GraphModel(nn.Module):
-    """Graph-level predictor assembled from a pipeline (see :func:`wlkit.model.build`).
+class MessagePassing(nn.Module):
+    """The standard stack: ``num_layers`` layers, each followed by the norm, ReLU (not after
+    the last layer, as in OGB's reference GNNs), dropout and the optional residual; with an
+    optional virtual node. Layers that read edge features get the raw ``edata['feat']`` and
+    encode it themselves (OGB's reference layers own one BondEncoder each).
 
-    ``forward(graph)`` takes a batched DGL graph with ``ndata['feat']`` (if the dataset has
-    node features), ``ndata['pe']`` (if encodings are configured) and ``edata['feat']``
-    (if the layers read edge features), and returns [batch_size, out_dim] logits or values.
-
-    Each layer is followed by the norm, then ReLU (not after the last layer, as in OGB's
-    reference GNNs), then dropout, then the optional residual. Positional encodings are
-    batch-normalised, projected to the hidden width and added to the node embedding. Layers
-    that read edge features get the raw ``edata['feat']`` and encode it themselves (OGB's
-    reference layers own one BondEncoder each).
+    Policies reuse it: ``MessagePassing(parts)(graph, h)`` runs the pipeline's layers on any
+    (e.g. bag-of-subgraphs) graph from initial node states ``h``.
     """
 
-    def __init__(self, *, node_encoder: nn.Module | None, node_feat_dim: int, pe_dim: int,
-                 hidden: int, layers: list[nn.Module], uses_edge_features: bool, norm: str,
-                 dropout: float, residual: bool, virtual_node: bool, readout: Readout,
-                 head_layers: int, out_dim: int):
+    def __init__(self, parts: ModelParts):
         super().__init__()
-        self.node_input = NodeInput(hidden, node_feat_dim, node_encoder)
-        self.pe_input = (nn.Sequential(nn.BatchNorm1d(pe_dim), nn.Linear(pe_dim, hidden))
-                         if pe_dim else None)
-        self.layers = nn.ModuleList(layers)
-        self.uses_edge_features = uses_edge_features
-        self.norms = nn.ModuleList(_norm(norm, hidden) for _ in layers)
-        self.dropout = nn.Dropout(dropout)
-        self.residual = residual
-        self.virtual_node = (VirtualNode(hidden, len(layers), dropout, residual)
-                             if virtual_node else None)
-        self.readout = readout
-        head: list[nn.Module] = []
-        width = readout.out_dim
-        for _ in range(head_layers - 1):
-            head += [nn.Linear(width, hidden), nn.ReLU()]
-            width = hidden
-        head.append(nn.Linear(width, out_dim))
-        self.head = nn.Sequential(*head)
+        self.layers = nn.ModuleList(parts.make_layer() for _ in range(parts.num_layers))
+        self.norms = nn.ModuleList(parts.make_norm() for _ in range(parts.num_layers))
+        self.uses_edge_features = parts.uses_edge_features
+        self.dropout = nn.Dropout(parts.dropout)
+        self.residual = parts.residual
+        self.virtual_node = (VirtualNode(parts.hidden, parts.num_layers, parts.dropout,
+                                         parts.residual) if parts.virtual_node else None)
 
-    def node_embeddings(self, graph: dgl.DGLGraph) -> Tensor:
-        """Node representations after the last message-passing layer."""
-        h = self.node_input(graph)
-        if self.pe_input is not None:
-            h = h + self.pe_input(graph.ndata["pe"])
+    def forward(self, graph: dgl.DGLGraph, h: Tensor) -> Tensor:
         edges = graph.edata["feat"] if self.uses_edge_features else None
         vn = self.virtual_node
         state = vn.initial(graph) if vn is not None else None
@@ -122,15 +109,57 @@ class GraphModel(nn.Module):
             h = h + update if self.residual else update
         return h
 
-    def forward(self, graph: dgl.DGLGraph) -> Tensor:
-        return self.head(self.readout(graph, self.node_embeddings(graph)))
+
+class StandardBody(nn.Module):
+    """Input encoding, :class:`MessagePassing`, readout: the body without a policy."""
+
+    def __init__(self, parts: ModelParts):
+        super().__init__()
+        self.node_input = parts.node_input
+        self.stack = MessagePassing(parts)
+        self.readout = parts.make_readout(parts.hidden)
+        self.out_dim = self.readout.out_dim
+
+    def node_embeddings(self, graph: dgl.DGLGraph) -> Tensor:
+        return self.stack(graph, self.node_input(graph))
+
+    def forward(self, graph: dgl.DGLGraph, policy_batch: Any = None) -> Tensor:
+        return self.readout(graph, self.node_embeddings(graph))
+
+
+class GraphModel(nn.Module):
+    """Graph-level predictor assembled from a pipeline (see :func:`wlkit.model.build`).
+
+    ``body(graph, policy_batch) -> [batch_size, body.out_dim]`` (the policy's model half, or
+    :class:`StandardBody`), then an MLP head to ``out_dim`` logits or values. The graph
+    carries ``ndata['feat']`` if the dataset has node features, ``ndata['pe']`` if encodings
+    are configured and ``edata['feat']`` if the layers read edge features.
+    """
+
+    def __init__(self, body: nn.Module, hidden: int, head_layers: int, out_dim: int):
+        super().__init__()
+        self.body = body
+        head: list[nn.Module] = []
+        width = body.out_dim
+        for _ in range(head_layers - 1):
+            head += [nn.Linear(width, hidden), nn.ReLU()]
+            width = hidden
+        head.append(nn.Linear(width, out_dim))
+        self.head = nn.Sequential(*head)
+
+    def embed(self, graph: dgl.DGLGraph, policy_batch: Any = None) -> Tensor:
+        """Graph embeddings before the head (used by ``wlkit separate``)."""
+        return self.body(graph, policy_batch)
+
+    def forward(self, graph: dgl.DGLGraph, policy_batch: Any = None) -> Tensor:
+        return self.head(self.body(graph, policy_batch))
 
     def auxiliary_loss(self) -> Tensor | None:
-        """Sum of the aggregators' auxiliary losses (e.g. LCM associativity), if any."""
+        """Sum of the components' auxiliary losses (e.g. LCM associativity), if any."""
         total = None
         for module in self.modules():
             aux = getattr(module, "auxiliary_loss", None)
-            if module is not self and callable(aux) and hasattr(module, "reduce"):
+            if module is not self and callable(aux) and isinstance(module, Aggregator):
                 value = aux()
                 if value is not None:
                     total = value if total is None else total + value

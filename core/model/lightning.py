@@ -51,12 +51,12 @@ class GraphPredictionModule(L.LightningModule):
                           else train_cfg["loss"])
         self._outputs: dict[str, list[tuple[Tensor, Tensor]]] = {"valid": [], "test": []}
 
-    def forward(self, graph: Any) -> Tensor:
-        return self.model(graph)
+    def forward(self, graph: Any, policy_batch: Any = None) -> Tensor:
+        return self.model(graph, policy_batch)
 
-    def training_step(self, batch: tuple[Any, Tensor], batch_idx: int) -> Tensor:
-        graph, target = batch
-        loss = masked_loss(self.loss_kind, self(graph), target)
+    def training_step(self, batch: tuple[Any, Tensor, Any], batch_idx: int) -> Tensor:
+        graph, target, policy_batch = batch
+        loss = masked_loss(self.loss_kind, self(graph, policy_batch), target)
         aux = self.model.auxiliary_loss()
         if aux is not None:
             self.log("train_aux_loss", aux, batch_size=graph.batch_size)
@@ -64,9 +64,10 @@ class GraphPredictionModule(L.LightningModule):
         self.log("train_loss", loss, prog_bar=True, batch_size=graph.batch_size)
         return loss
 
-    def _collect(self, split: str, batch: tuple[Any, Tensor]) -> None:
-        graph, target = batch
-        self._outputs[split].append((target.detach().cpu(), self(graph).detach().cpu()))
+    def _collect(self, split: str, batch: tuple[Any, Tensor, Any]) -> None:
+        graph, target, policy_batch = batch
+        self._outputs[split].append((target.detach().cpu(),
+                                     self(graph, policy_batch).detach().cpu()))
 
     def _score(self, split: str) -> float:
         outputs, self._outputs[split] = self._outputs[split], []
@@ -76,14 +77,14 @@ class GraphPredictionModule(L.LightningModule):
             y_true = y_true.view(-1, 1)
         return float(self.evaluate(y_true, y_pred))
 
-    def validation_step(self, batch: tuple[Any, Tensor], batch_idx: int) -> None:
+    def validation_step(self, batch: tuple[Any, Tensor, Any], batch_idx: int) -> None:
         self._collect("valid", batch)
 
     def on_validation_epoch_end(self) -> None:
         if self._outputs["valid"]:
             self.log("valid_metric", self._score("valid"), prog_bar=True)
 
-    def test_step(self, batch: tuple[Any, Tensor], batch_idx: int) -> None:
+    def test_step(self, batch: tuple[Any, Tensor, Any], batch_idx: int) -> None:
         self._collect("test", batch)
 
     def on_test_epoch_end(self) -> None:

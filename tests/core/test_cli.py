@@ -54,7 +54,7 @@ def test_run_writes_the_run_directory(tiny_run):
 
 def test_best_weights_load_with_weights_only(tiny_run):
     state = torch.load(tiny_run[0] / "seed_0/best.pt", weights_only=True)
-    assert any(k.startswith("model.layers.0") for k in state)
+    assert any(k.startswith("model.body.stack.layers.0") for k in state)
 
 
 def test_plugins_json_lists_versions(tiny_run):
