@@ -11,9 +11,16 @@ import os as _os
 
 # DGL prints a backend notice on first import unless the backend is chosen explicitly.
 _os.environ.setdefault("DGLBACKEND", "pytorch")
-# ogb (imported by DGL when installed) asks PyPI for a newer release in a background thread
-# on import. This silences the resulting warning; the request itself is harmless offline.
+# ogb (imported by DGL when installed) asks PyPI for a newer release in a non-daemon thread
+# on import: a network call on every start, and a multi-second wait at exit when offline.
+# wlkit never wants that nag, so the check is replaced by a no-op before ogb is imported.
 _os.environ.setdefault("OUTDATED_IGNORE", "1")
+try:
+    import outdated as _outdated
+
+    _outdated.check_outdated = lambda package, version, *args, **kwargs: (False, version)
+except ImportError:  # ogb not installed: nothing to silence
+    pass
 
 from wlkit.components import (
     Aggregator,

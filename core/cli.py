@@ -21,6 +21,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a value, e.g. --set model.hidden=128 (repeatable)")
     run.add_argument("--out", help="run directory (default: runs/<name>/<UTC time>/)")
+    run.add_argument("--resume", metavar="RUN_DIR",
+                     help="continue an interrupted run: finished seeds are kept, the "
+                          "interrupted seed restarts from its last epoch checkpoint")
     run.add_argument("--quiet", action="store_true", help="no progress output")
 
     validate = sub.add_parser("validate", help="check a pipeline and print its summary")
@@ -36,6 +39,58 @@ def _parser() -> argparse.ArgumentParser:
 
     plugins = sub.add_parser("plugins", help="list every component by family")
     plugins.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    analyze = sub.add_parser("analyze", help="WL colour classes and accuracy ceilings of a "
+                             "pipeline's dataset")
+    analyze.add_argument("pipeline", nargs="?", help="pipeline YAML file (or use --dataset)")
+    analyze.add_argument("--dataset", metavar="NAME",
+                         help="analyze this dataset without a pipeline file")
+    analyze.add_argument("--set", dest="overrides", action="append", default=[],
+                         metavar="KEY=VALUE",
+                         help="override a value, e.g. --set dataset.root=DIR (repeatable)")
+    analyze.add_argument("--oracle", dest="oracles", action="append", default=[],
+                         metavar="ORACLE", help="1-WL (default), 2-FWL, node_marked, ego1, ... "
+                         "(repeatable or comma-separated)")
+    analyze.add_argument("--out", help="folder for analysis.json "
+                         "(default: runs/<name>/analysis-<UTC time>/)")
+    analyze.add_argument("--features", choices=("model", "all", "none"), default=None,
+                         help="initial colours: the features the pipeline's model reads "
+                         "(default with a pipeline), every feature (default with --dataset) "
+                         "or none")
+    analyze.add_argument("--with-encodings", action="store_true",
+                         help="add the pipeline's positional encodings to the initial colours")
+    analyze.add_argument("--decimals", type=int, default=6,
+                         help="round encodings to this many decimals (default 6)")
+    analyze.add_argument("--budget", type=lambda v: int(float(v)), default=None,
+                         help="largest work estimate an oracle may take (default 2e8)")
+    analyze.add_argument("--iso-checks", type=int, default=None,
+                         help="isomorphism tests to resolve collisions (default 20000)")
+    analyze.add_argument("--quiet", action="store_true", help="no progress output")
+    separate = sub.add_parser("separate", help="which WL-suite pairs a pipeline's model "
+                              "separates, next to the exact WL oracles (BREC-style T² test)")
+    separate.add_argument("pipeline", help="pipeline YAML file (its dataset is ignored)")
+    separate.add_argument("--suite", required=True, metavar="NAME",
+                          help="classic, csl, cfi, sr, regular (generated); exp, cexp, sr25, "
+                          "brec (files; csl too with --root)")
+    separate.add_argument("--root", metavar="DIR", help="folder holding the suite's files")
+    separate.add_argument("--out", help="output folder (default: "
+                          "runs/<name>/separate_<suite>_<UTC time>/)")
+    separate.add_argument("--trained", action="store_true",
+                          help="BREC's short per-pair siamese training before the test")
+    separate.add_argument("--relabelings", type=int, default=32, metavar="R",
+                          help="random relabelings per graph (default 32)")
+    separate.add_argument("--threshold", type=float, default=None, metavar="T",
+                          help="T² threshold (default: from the F distribution, 72.34 at "
+                          "output dim 16 and R=32)")
+    separate.add_argument("--output-dim", type=int, default=16, metavar="Q",
+                          help="model outputs the test runs on (default 16)")
+    separate.add_argument("--seed", type=int, default=0,
+                          help="seed of the weights and relabelings")
+    separate.add_argument("--limit", type=int, default=None, metavar="N",
+                          help="only the first N pairs")
+    separate.add_argument("--set", dest="overrides", action="append", default=[],
+                          metavar="KEY=VALUE", help="override a pipeline value (repeatable)")
+    separate.add_argument("--quiet", action="store_true", help="no progress output")
     return parser
 
 
@@ -44,7 +99,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from wlkit.runner import run_pipeline
 
     pipeline = load_pipeline(args.pipeline, args.overrides)
-    run_pipeline(pipeline, out=args.out, progress=not args.quiet)
+    if args.resume and args.out:
+        from wlkit.errors import WlkitError
+
+        raise WlkitError("--resume continues in RUN_DIR; do not combine it with --out")
+    run_pipeline(pipeline, out=args.out, progress=not args.quiet, resume=args.resume)
     return 0
 
 
@@ -101,6 +160,51 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from wlkit.analyze import (
+        analysis_pipeline,
+        analyze_pipeline,
+        describe_features,
+        format_table,
+        write_analysis,
+    )
+
+    pipeline = analysis_pipeline(args.pipeline, args.dataset, args.overrides)
+    say = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr))
+    options = {k: v for k, v in (("budget", args.budget), ("iso_checks", args.iso_checks))
+               if v is not None}
+    report = analyze_pipeline(
+        pipeline, [o.strip() for item in args.oracles or ["1-WL"] for o in item.split(",")],
+        features=args.features or ("all" if args.dataset else "model"),
+        with_encodings=args.with_encodings, decimals=args.decimals, progress=say, **options)
+    path = write_analysis(report, args.out, pipeline.name, pipeline.data["output"]["dir"])
+    print(f"wlkit analyze: {pipeline.name} ({report['dataset']['name']}, {report['num_graphs']} "
+          f"graphs, {report['task']})")
+    print(describe_features(report))
+    print(format_table(report), end="")
+    print(f"results: {path}")
+    return 0
+
+
+def _cmd_separate(args: argparse.Namespace) -> int:
+    from wlkit.errors import WlkitError
+    from wlkit.pipeline import load_pipeline
+    from wlkit.separate import SeparateSettings, run_separate
+
+    for flag, value, low in (("--relabelings", args.relabelings, 2),
+                             ("--output-dim", args.output_dim, 1),
+                             ("--limit", args.limit, 1)):
+        if value is not None and value < low:
+            raise WlkitError(f"{flag} must be >= {low}, got {value}")
+    pipeline = load_pipeline(args.pipeline, args.overrides)
+    settings = SeparateSettings(relabelings=args.relabelings, output_dim=args.output_dim,
+                                threshold=args.threshold, seed=args.seed,
+                                trained=args.trained, limit=args.limit)
+    run_separate(pipeline, args.suite, root=args.root, out=args.out, settings=settings,
+                 progress=not args.quiet)
+    return 0
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
@@ -112,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     warnings.showwarning = _show_warning  # one line per warning, no source excerpt
     handler = {"run": _cmd_run, "validate": _cmd_validate, "plugins": _cmd_plugins,
-               "leaderboard": _cmd_leaderboard}
+               "leaderboard": _cmd_leaderboard, "separate": _cmd_separate, "analyze": _cmd_analyze}
     try:
         return handler[args.command](args)
     except WlkitError as exc:

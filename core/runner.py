@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import statistics
@@ -14,7 +15,7 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import EarlyStopping
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
 from wlkit.errors import WlkitError
@@ -28,8 +29,14 @@ from wlkit.model.build import (
     instantiate_encodings,
     instantiate_policy,
 )
+from wlkit.model.checkpoint import AtomicCheckpointIO, RngState, last_checkpoint
 from wlkit.model.data import GraphDataModule, PreparedData, prepare
-from wlkit.model.lightning import BestWeights, EpochProgress, GraphPredictionModule
+from wlkit.model.lightning import (
+    BestWeights,
+    EpochProgress,
+    GraphPredictionModule,
+    NonFiniteLoss,
+)
 from wlkit.pipeline import Pipeline
 from wlkit.pipeline.loader import quiet_lightning
 
@@ -65,19 +72,47 @@ def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
     return statistics.fmean(clean), (statistics.stdev(clean) if len(clean) > 1 else None)
 
 
+def resume_run_dir(pipeline: Pipeline, run_dir: str | Path) -> Path:
+    """Check that ``run_dir`` is an unfinished run of exactly this pipeline."""
+    run_dir = Path(run_dir)
+    resolved = run_dir / "pipeline.resolved.yaml"
+    if not resolved.is_file():
+        raise WlkitError(f"{run_dir}: not a wlkit run directory (no pipeline.resolved.yaml)\n"
+                         "    hint: --resume takes the folder `wlkit run` printed")
+    from wlkit.pipeline import load_pipeline
+
+    stored = load_pipeline(resolved)
+    if stored.data != pipeline.data:
+        changed = sorted(k for k in set(stored.data) | set(pipeline.data)
+                         if stored.data.get(k) != pipeline.data.get(k))
+        raise WlkitError(f"{run_dir}: the pipeline differs from the one this run started with "
+                         f"(sections: {', '.join(changed)})\n    hint: resume with "
+                         f"`wlkit run {resolved} --resume {run_dir}`")
+    return run_dir
+
+
 def run_pipeline(pipeline: Pipeline, out: str | Path | None = None,
-                 registry: Registry | None = None, progress: bool = True) -> dict[str, Any]:
-    """Train and evaluate every seed of ``pipeline``; return the summary written to disk."""
+                 registry: Registry | None = None, progress: bool = True,
+                 resume: str | Path | None = None) -> dict[str, Any]:
+    """Train and evaluate every seed of ``pipeline``; return the summary written to disk.
+
+    With ``resume`` (a run directory), finished seeds are read back, an interrupted seed
+    continues from its last epoch checkpoint, and the rest run as usual.
+    """
     host = get_host()
     registry = registry or host.registry
     cfg = pipeline.data
     dataset = instantiate_dataset(cfg["dataset"], registry)
     encodings = instantiate_encodings(cfg["encodings"], registry)
     info = dataset.info()
-    run_dir = new_run_dir(pipeline, out)
-    atomic_write_text(run_dir / "pipeline.resolved.yaml", pipeline.dump())
+    if resume is not None:
+        run_dir = resume_run_dir(pipeline, resume)
+        _say(progress, f"wlkit: resuming {pipeline.name} in {run_dir}")
+    else:
+        run_dir = new_run_dir(pipeline, out)
+        atomic_write_text(run_dir / "pipeline.resolved.yaml", pipeline.dump())
+        _say(progress, f"wlkit: {pipeline.name} -> {run_dir}")
     atomic_write_json(run_dir / "plugins.json", plugin_listing(registry))
-    _say(progress, f"wlkit: {pipeline.name} -> {run_dir}")
     _say(progress, f"  dataset {cfg['dataset']['name']}: {info.task}, metric {info.metric}")
     policy = instantiate_policy(cfg, registry)
     prepared = prepare(dataset, encodings, policy=policy,
@@ -85,12 +120,30 @@ def run_pipeline(pipeline: Pipeline, out: str | Path | None = None,
     per_seed = []
     num_params = None
     for seed in cfg["seeds"]:
-        result = _fit_seed(pipeline, dataset, encodings, policy, prepared, seed, run_dir,
-                           registry, host, progress)
-        num_params = result["num_params"]
-        per_seed.append({"seed": seed, "valid": result["valid"], "test": result["test"]})
-        _say(progress, f"  seed {seed}: valid {info.metric} {result['valid']:.4f}, "
-                       f"test {result['test']:.4f} (best epoch {result['best_epoch']})")
+        result = _finished_seed(run_dir / f"seed_{seed}") if resume is not None else None
+        if result is not None:
+            _say(progress, f"  seed {seed}: finished earlier")
+        else:
+            try:
+                result = _fit_seed(pipeline, dataset, encodings, policy, prepared, seed,
+                                   run_dir, registry, host, progress)
+            except NonFiniteLoss as exc:
+                result = {"seed": seed, "valid": None, "test": None, "error": str(exc),
+                          "num_params": None}
+                atomic_write_json(run_dir / f"seed_{seed}" / "metrics.json", result)
+        num_params = result["num_params"] or num_params
+        entry = {"seed": seed, "valid": result["valid"], "test": result["test"]}
+        if result.get("error"):
+            entry["error"] = result["error"]
+            print(f"warning: seed {seed} stopped: {result['error']}; the other seeds go on",
+                  file=sys.stderr)
+        else:
+            _say(progress, f"  seed {seed}: valid {info.metric} {result['valid']:.4f}, "
+                           f"test {result['test']:.4f} (best epoch {result['best_epoch']})")
+        per_seed.append(entry)
+    if all(r.get("error") for r in per_seed):
+        raise WlkitError(f"every seed stopped early; see {run_dir}/seed_*/metrics.json\n"
+                         "    hint: a NaN loss usually means the learning rate is too high")
     valid_mean, valid_std = _mean_std([r["valid"] for r in per_seed])
     test_mean, test_std = _mean_std([r["test"] for r in per_seed])
     summary = {
@@ -99,6 +152,7 @@ def run_pipeline(pipeline: Pipeline, out: str | Path | None = None,
         "metric": info.metric,
         "higher_is_better": info.higher_is_better,
         "seeds": list(cfg["seeds"]),
+        "failed_seeds": [r["seed"] for r in per_seed if r.get("error")],
         "test_mean": test_mean,
         "test_std": test_std,
         "valid_mean": valid_mean,
@@ -131,7 +185,10 @@ def _fit_seed(pipeline: Pipeline, dataset: Any, encodings: list, policy: Any,
     data = GraphDataModule(dataset, encodings, cfg["train"], seed, prepared, policy)
     best = BestWeights(prepared.info.higher_is_better,
                        seed_dir / "best.pt" if cfg["output"]["save_checkpoint"] else None)
-    callbacks: list[Any] = [best]
+    callbacks: list[Any] = [best, RngState(),
+                            # after validation, so the checkpoint includes BestWeights' update
+                            ModelCheckpoint(dirpath=seed_dir, save_top_k=0, save_last=True,
+                                            save_on_train_epoch_end=False)]
     if progress:
         callbacks.append(EpochProgress(f"  seed {seed}"))
     if cfg["train"]["patience"]:
@@ -147,7 +204,8 @@ def _fit_seed(pipeline: Pipeline, dataset: Any, encodings: list, policy: Any,
         "max_epochs": cfg["train"]["epochs"],
         "logger": CSVLogger(seed_dir, name="", version=""),
         "callbacks": callbacks,
-        "enable_checkpointing": False,
+        "enable_checkpointing": True,
+        "plugins": [AtomicCheckpointIO()],
         "default_root_dir": str(seed_dir),
         "gradient_clip_val": cfg["train"]["grad_clip"],
     }
@@ -158,7 +216,7 @@ def _fit_seed(pipeline: Pipeline, dataset: Any, encodings: list, policy: Any,
             warnings.filterwarnings("ignore", message=pattern)
         logging.getLogger("lightning.pytorch.accelerators.cuda").setLevel(logging.WARNING)
         trainer = L.Trainer(**trainer_kwargs)
-        trainer.fit(module, datamodule=data)
+        trainer.fit(module, datamodule=data, ckpt_path=last_checkpoint(seed_dir))
     if best.state is None:
         raise WlkitError(f"seed {seed}: no validation score was produced (the metric was NaN "
                          "in every epoch)")
@@ -176,7 +234,21 @@ def _fit_seed(pipeline: Pipeline, dataset: Any, encodings: list, policy: Any,
         "train_seconds": round(time.perf_counter() - started, 2),
     }
     atomic_write_json(seed_dir / "metrics.json", result)
+    # metrics.json marks the seed finished; its resume checkpoint is no longer needed.
+    (seed_dir / "last.ckpt").unlink(missing_ok=True)
     return result
+
+
+def _finished_seed(seed_dir: Path) -> dict[str, Any] | None:
+    """The metrics of a seed that finished in an earlier, interrupted run (else None)."""
+    path = seed_dir / "metrics.json"
+    if not path.is_file():
+        return None
+    try:
+        result = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None  # cannot trust it: run the seed again
+    return result if isinstance(result, dict) and "test" in result else None
 
 
 def _say(enabled: bool, text: str) -> None:

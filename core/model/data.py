@@ -26,6 +26,7 @@ from wlkit.components import (
 )
 from wlkit.errors import DatasetError, WlkitError
 from wlkit.io import atomic_torch_save, cache_root
+from wlkit.model.checkpoint import EpochShuffleSampler
 
 CACHE_FORMAT = 1
 
@@ -216,10 +217,10 @@ class GraphDataModule(L.LightningDataModule):
     def _loader(self, split: str, train: bool) -> GraphDataLoader:
         cfg = self.train_cfg
         size = cfg["batch_size"] if train else (cfg["eval_batch_size"] or cfg["batch_size"])
-        generator = torch.Generator().manual_seed(self.seed)
+        subset = self.prepared.subset(split)
+        sampler = EpochShuffleSampler(len(subset), self.seed) if train else None
         workers = cfg["num_workers"]
-        return GraphDataLoader(self.prepared.subset(split), batch_size=size, shuffle=train,
-                               generator=generator, num_workers=workers,
+        return GraphDataLoader(subset, batch_size=size, sampler=sampler, num_workers=workers,
                                persistent_workers=workers > 0,
                                collate_fn=Collate(self.policy))
 

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from wlkit.components import DatasetInfo
+from wlkit.errors import WlkitError
 from wlkit.io import atomic_torch_save
 from wlkit.model.graph_model import GraphModel
 
@@ -31,6 +32,10 @@ def masked_loss(kind: str, pred: Tensor, target: Tensor) -> Tensor:
     if kind == "l1":
         return F.l1_loss(pred, target)
     return F.mse_loss(pred, target)
+
+
+class NonFiniteLoss(WlkitError):
+    """The loss became NaN or infinite; the seed stops (other seeds go on)."""
 
 
 DEFAULT_LOSS = {"multiclass": "cross_entropy", "binary": "bce", "regression": "mse"}
@@ -61,6 +66,9 @@ class GraphPredictionModule(L.LightningModule):
         if aux is not None:
             self.log("train_aux_loss", aux, batch_size=graph.batch_size)
             loss = loss + aux
+        if not bool(torch.isfinite(loss)):
+            raise NonFiniteLoss(f"the training loss became {float(loss)} at epoch "
+                                f"{self.current_epoch}, step {self.global_step}")
         self.log("train_loss", loss, prog_bar=True, batch_size=graph.batch_size)
         return loss
 
@@ -150,6 +158,14 @@ class BestWeights(L.Callback):
             self.state = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
             if self.path is not None:
                 atomic_torch_save(self.state, self.path)
+
+    def state_dict(self) -> dict[str, Any]:
+        # Plain values and tensors only, so checkpoints load with weights_only=True.
+        return {"best": self.best, "best_epoch": self.best_epoch, "state": self.state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best, self.best_epoch = state["best"], state["best_epoch"]
+        self.state = state["state"]
 
 
 class EpochProgress(L.Callback):
