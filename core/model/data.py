@@ -184,9 +184,39 @@ def prepare(dataset: GraphDataset, encodings: list[PositionalEncoding],
     for split in ("train", "valid", "test"):
         if split not in loaded.splits or len(loaded.splits[split]) == 0:
             raise DatasetError(f"dataset {dataset.name!r} has no {split!r} graphs")
+    check_values(dataset.name, info, loaded)
     attach_encodings(loaded.graphs, encodings, cache_dir)
     return PreparedData(info, loaded,
                         prepare_policy(loaded.graphs, policy, policy_name, cache_dir))
+
+
+def check_values(name: str, info: DatasetInfo, loaded: LoadedDataset) -> None:
+    """Refuse what would silently poison training: NaN/inf features, impossible labels."""
+    labels = loaded.labels
+    if len(labels) != len(loaded.graphs):
+        raise DatasetError(f"dataset {name!r}: {len(loaded.graphs)} graphs but {len(labels)} "
+                           "labels")
+    if info.task == "multiclass":
+        bad = (labels < 0) | (labels >= info.num_tasks)
+        if bool(bad.any()):
+            i = int(torch.nonzero(bad)[0])
+            raise DatasetError(f"dataset {name!r}: graph {i} has label {labels[i].item()}, "
+                               f"outside 0..{info.num_tasks - 1}")
+    elif bool(torch.isinf(labels).any()):
+        i = int(torch.nonzero(torch.isinf(labels).view(len(labels), -1).any(1))[0])
+        raise DatasetError(f"dataset {name!r}: graph {i} has an infinite label "
+                           "(NaN marks a missing label; inf is not allowed)")
+    for i, g in enumerate(loaded.graphs):
+        for kind, frame in (("node", g.ndata), ("edge", g.edata)):
+            feat = frame.get("feat") if "feat" in frame else None
+            if feat is not None and feat.is_floating_point() and not bool(
+                    torch.isfinite(feat).all()):
+                raise DatasetError(f"dataset {name!r}: graph {i} has NaN or infinite {kind} "
+                                   "features\n    hint: clean or impute them before training")
+    for split, index in loaded.splits.items():
+        if len(index) and (int(index.min()) < 0 or int(index.max()) >= len(loaded.graphs)):
+            raise DatasetError(f"dataset {name!r}: split {split!r} refers to graphs that do "
+                               "not exist")
 
 
 class GraphDataModule(L.LightningDataModule):

@@ -42,24 +42,27 @@ def load_with_lines(text: str, file: str) -> tuple[Any, dict[YamlPath, int]]:
     Returns the data and a map from YAML path to 1-based line. Duplicate keys, which plain
     PyYAML silently collapses, are errors here.
     """
-    loader = SafeLoader(text)
+    loader = None
+    lines: dict[YamlPath, int] = {}
+    problems: list[Problem] = []
     try:
+        loader = SafeLoader(text)
         node = loader.get_single_node()
         if node is None:
             raise PipelineError([Problem("the file is empty", file=file, line=1,
                                          hint="a pipeline is a YAML mapping; start from "
                                               "pipelines/quickstart.yaml")])
-        lines: dict[YamlPath, int] = {}
-        problems: list[Problem] = []
         data = _build(loader, node, (), lines, problems, file)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise PipelineError([Problem(f"not valid YAML: {problem}", file=file,
-                                     line=mark.line + 1 if mark else None,
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        line = mark.line + 1 if mark else (
+            text.count("\n", 0, exc.position) + 1 if hasattr(exc, "position") else None)
+        raise PipelineError([Problem(f"not valid YAML: {problem}", file=file, line=line,
                                      hint="check indentation, colons and quotes")]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if problems:
         raise PipelineError(problems)
     return data, lines
