@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import statistics
 import sys
 import time
@@ -42,7 +43,8 @@ from wlkit.pipeline.loader import quiet_lightning
 
 # Noise that does not help a user of a small CPU run.
 _QUIET = (r".*does not have many workers.*", r".*log_every_n_steps.*",
-          r".*Checkpoint directory.*exists and is not empty.*", r".*`srun` command is available.*")
+          r".*Checkpoint directory.*exists and is not empty.*", r".*`srun` command is available.*",
+          r".*sync_dist=True.*")
 
 
 def new_run_dir(pipeline: Pipeline, out: str | Path | None) -> Path:
@@ -105,14 +107,21 @@ def run_pipeline(pipeline: Pipeline, out: str | Path | None = None,
     dataset = instantiate_dataset(cfg["dataset"], registry)
     encodings = instantiate_encodings(cfg["encodings"], registry)
     info = dataset.info()
-    if resume is not None:
+    zero = is_global_zero()
+    progress = progress and zero
+    if not zero and os.environ.get("WLKIT_RUN_DIR"):
+        # A DDP worker re-running the command line: rank 0 owns the run directory.
+        run_dir = Path(os.environ["WLKIT_RUN_DIR"])
+    elif resume is not None:
         run_dir = resume_run_dir(pipeline, resume)
         _say(progress, f"wlkit: resuming {pipeline.name} in {run_dir}")
     else:
         run_dir = new_run_dir(pipeline, out)
         atomic_write_text(run_dir / "pipeline.resolved.yaml", pipeline.dump())
         _say(progress, f"wlkit: {pipeline.name} -> {run_dir}")
-    atomic_write_json(run_dir / "plugins.json", plugin_listing(registry))
+    if zero:
+        os.environ["WLKIT_RUN_DIR"] = str(run_dir)  # inherited by DDP worker processes
+        atomic_write_json(run_dir / "plugins.json", plugin_listing(registry))
     _say(progress, f"  dataset {cfg['dataset']['name']}: {info.task}, metric {info.metric}")
     policy = instantiate_policy(cfg, registry)
     prepared = prepare(dataset, encodings, policy=policy,
@@ -130,7 +139,8 @@ def run_pipeline(pipeline: Pipeline, out: str | Path | None = None,
             except NonFiniteLoss as exc:
                 result = {"seed": seed, "valid": None, "test": None, "error": str(exc),
                           "num_params": None}
-                atomic_write_json(run_dir / f"seed_{seed}" / "metrics.json", result)
+                if zero:
+                    atomic_write_json(run_dir / f"seed_{seed}" / "metrics.json", result)
         num_params = result["num_params"] or num_params
         entry = {"seed": seed, "valid": result["valid"], "test": result["test"]}
         if result.get("error"):
@@ -163,7 +173,8 @@ def run_pipeline(pipeline: Pipeline, out: str | Path | None = None,
         "versions": _versions(),
         "hardware": hardware(),
     }
-    atomic_write_json(run_dir / "summary.json", summary)
+    if zero:
+        atomic_write_json(run_dir / "summary.json", summary)
     std = f" ± {test_std:.4f}" if test_std is not None else ""
     _say(progress, f"  test {info.metric}: {test_mean:.4f}{std} over {len(per_seed)} seed(s); "
                    f"{num_params} parameters")
@@ -201,6 +212,7 @@ def _fit_seed(pipeline: Pipeline, dataset: Any, encodings: list, policy: Any,
         "enable_progress_bar": False,
         "log_every_n_steps": 10,
         **cfg["trainer"],
+        "use_distributed_sampler": False,  # GraphDataModule shards with DGL's sampler
         "max_epochs": cfg["train"]["epochs"],
         "logger": CSVLogger(seed_dir, name="", version=""),
         "callbacks": callbacks,
@@ -221,22 +233,32 @@ def _fit_seed(pipeline: Pipeline, dataset: Any, encodings: list, policy: Any,
         raise WlkitError(f"seed {seed}: no validation score was produced (the metric was NaN "
                          "in every epoch)")
     module.load_state_dict(best.state)
-    valid = module.score_loader(data.val_dataloader())
-    test = module.score_loader(data.test_dataloader())
+    valid = module.score_loader(data.full_loader("valid"))
+    test = module.score_loader(data.full_loader("test"))
     result = {
         "seed": seed,
         "metric": prepared.info.metric,
         "valid": valid,
         "test": test,
         "best_epoch": best.best_epoch,
+        "best_valid_during_training": best.best,
         "epochs_run": trainer.current_epoch,
         "num_params": count_parameters(model),
         "train_seconds": round(time.perf_counter() - started, 2),
     }
-    atomic_write_json(seed_dir / "metrics.json", result)
-    # metrics.json marks the seed finished; its resume checkpoint is no longer needed.
-    (seed_dir / "last.ckpt").unlink(missing_ok=True)
+    if is_global_zero():
+        atomic_write_json(seed_dir / "metrics.json", result)
+        # metrics.json marks the seed finished; its resume checkpoint is no longer needed.
+        (seed_dir / "last.ckpt").unlink(missing_ok=True)
     return result
+
+
+def is_global_zero() -> bool:
+    """Whether this process is rank 0 of a (possibly multi-process) run; only it writes."""
+    env = os.environ
+    if "RANK" in env:  # torchrun / SLURM-style launchers
+        return env["RANK"] == "0"
+    return env.get("LOCAL_RANK", "0") == "0" and env.get("NODE_RANK", "0") == "0"
 
 
 def _finished_seed(seed_dir: Path) -> dict[str, Any] | None:

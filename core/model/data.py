@@ -244,13 +244,23 @@ class GraphDataModule(L.LightningDataModule):
         if self.prepared is None:
             self.prepared = prepare(self.dataset, self.encodings, policy=self.policy)
 
-    def _loader(self, split: str, train: bool) -> GraphDataLoader:
+    def split_size(self, split: str) -> int:
+        return len(self.prepared.loaded.splits[split])
+
+    def _loader(self, split: str, train: bool, shard: bool = True) -> GraphDataLoader:
         cfg = self.train_cfg
         size = cfg["batch_size"] if train else (cfg["eval_batch_size"] or cfg["batch_size"])
         subset = self.prepared.subset(split)
-        sampler = EpochShuffleSampler(len(subset), self.seed) if train else None
         workers = cfg["num_workers"]
-        return GraphDataLoader(subset, batch_size=size, sampler=sampler, num_workers=workers,
+        trainer = getattr(self, "trainer", None)
+        if shard and trainer is not None and trainer.world_size > 1:
+            # DDP: DGL's DistributedSampler shards (and, in training, shuffles per epoch).
+            placement: dict[str, Any] = {"use_ddp": True, "ddp_seed": self.seed,
+                                         "shuffle": train}
+        else:
+            placement = {"sampler": EpochShuffleSampler(len(subset), self.seed) if train
+                         else None}
+        return GraphDataLoader(subset, batch_size=size, **placement, num_workers=workers,
                                persistent_workers=workers > 0,
                                collate_fn=Collate(self.policy))
 
@@ -262,3 +272,7 @@ class GraphDataModule(L.LightningDataModule):
 
     def test_dataloader(self) -> GraphDataLoader:
         return self._loader("test", False)
+
+    def full_loader(self, split: str) -> GraphDataLoader:
+        """An unsharded evaluation loader over a whole split (final scoring on one process)."""
+        return self._loader(split, False, shard=False)

@@ -77,13 +77,51 @@ class GraphPredictionModule(L.LightningModule):
         self._outputs[split].append((target.detach().cpu(),
                                      self(graph, policy_batch).detach().cpu()))
 
-    def _score(self, split: str) -> float:
+    def _score(self, split: str, gather: bool = True) -> float:
         outputs, self._outputs[split] = self._outputs[split], []
         y_true = torch.cat([t for t, _ in outputs])
         y_pred = torch.cat([p for _, p in outputs])
+        if gather:
+            y_true, y_pred = self._gather(split, y_true), self._gather(split, y_pred)
         if self.info.task != "multiclass" and y_true.dim() == 1:
             y_true = y_true.view(-1, 1)
         return float(self.evaluate(y_true, y_pred))
+
+    def _gather(self, split: str, local: Tensor) -> Tensor:
+        """Under DDP, every rank's predictions in the split's original order.
+
+        Each rank scored the shard ``indices[rank::world]`` of the split, padded by
+        ``DistributedSampler`` to equal length; interleaving the gathered shards and
+        dropping the padding restores the single-process order, so the metric is exactly
+        the single-process one.
+        """
+        trainer = self._trainer
+        if trainer is None or trainer.world_size <= 1:
+            return local
+        gathered = self.all_gather(local)  # [world, rows, ...]
+        ordered = gathered.transpose(0, 1).reshape(-1, *local.shape[1:])
+        datamodule = getattr(trainer, "datamodule", None)
+        size = datamodule.split_size(split) if hasattr(datamodule, "split_size") else None
+        return ordered[:size].cpu() if size is not None else ordered.cpu()
+
+    def _sync_buffers(self) -> None:
+        # Under DDP parameters agree across ranks but BatchNorm running statistics do not
+        # (each rank updates them on its own batches, and SyncBatchNorm needs a GPU). Give
+        # every rank rank 0's buffers, so sharded evaluation scores one model: rank 0's.
+        trainer = self._trainer
+        if trainer is None or trainer.world_size <= 1:
+            return
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            for buffer in self.model.buffers():
+                dist.broadcast(buffer.data, src=0)
+
+    def on_validation_epoch_start(self) -> None:
+        self._sync_buffers()
+
+    def on_test_epoch_start(self) -> None:
+        self._sync_buffers()
 
     def validation_step(self, batch: tuple[Any, Tensor, Any], batch_idx: int) -> None:
         self._collect("valid", batch)
@@ -105,7 +143,7 @@ class GraphPredictionModule(L.LightningModule):
         self.eval()
         for batch in loader:
             self._collect("test", batch)
-        return self._score("test")
+        return self._score("test", gather=False)
 
     def configure_optimizers(self) -> Any:
         cfg = self.train_cfg
@@ -156,7 +194,7 @@ class BestWeights(L.Callback):
         if self._better(value):
             self.best, self.best_epoch = value, trainer.current_epoch
             self.state = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
-            if self.path is not None:
+            if self.path is not None and trainer.is_global_zero:
                 atomic_torch_save(self.state, self.path)
 
     def state_dict(self) -> dict[str, Any]:

@@ -78,4 +78,6 @@ TRAINER_KEYS_SET_BY_WLKIT: dict[str, str] = {
     "default_root_dir": "use output.dir or --out",
     "enable_checkpointing": "use output.save_checkpoint",
     "gradient_clip_val": "use train.grad_clip",
+    "use_distributed_sampler": "wlkit shards the data itself under DDP",
+    "plugins": "wlkit sets its checkpoint plugin",
 }
