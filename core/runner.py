@@ -109,9 +109,14 @@ def run_pipeline(pipeline: Pipeline, out: str | Path | None = None,
     info = dataset.info()
     zero = is_global_zero()
     progress = progress and zero
-    if not zero and os.environ.get("WLKIT_RUN_DIR"):
-        # A DDP worker re-running the command line: rank 0 owns the run directory.
-        run_dir = Path(os.environ["WLKIT_RUN_DIR"])
+    if not zero:
+        # A DDP worker (re-run by Lightning, or started by torchrun/SLURM): rank 0 owns the
+        # run directory and writes every file; workers only need to know where it is.
+        shared = os.environ.get("WLKIT_RUN_DIR") or resume or out
+        if shared is None:
+            raise WlkitError("this is a worker of a multi-process launch; pass --out (a folder "
+                             "every process can reach) so all ranks use one run directory")
+        run_dir = Path(shared)
     elif resume is not None:
         run_dir = resume_run_dir(pipeline, resume)
         _say(progress, f"wlkit: resuming {pipeline.name} in {run_dir}")
