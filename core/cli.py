@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 import warnings
@@ -98,6 +99,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from wlkit.pipeline import load_pipeline
     from wlkit.runner import run_pipeline
 
+    if args.quiet:
+        os.environ["WLKIT_QUIET"] = "1"  # also silences per-graph preprocessing bars
     pipeline = load_pipeline(args.pipeline, args.overrides)
     if args.resume and args.out:
         from wlkit.errors import WlkitError

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,7 +123,9 @@ def cached_per_graph(kind: str, key: str, graphs: list, compute, desc: str,
         except Exception as exc:
             warnings.warn(f"cache file {path} is corrupt ({exc}); rebuilding it", CacheWarning,
                           stacklevel=2)
-    tensors = [compute(g) for g in tqdm(graphs, desc=desc, leave=False, mininterval=1.0)]
+    quiet = os.environ.get("WLKIT_QUIET") == "1" or None  # None: only on a terminal
+    tensors = [compute(g) for g in tqdm(graphs, desc=desc, leave=False, mininterval=1.0,
+                                        disable=quiet)]
     try:
         atomic_torch_save({"format": CACHE_FORMAT, "tensors": tensors,
                            "checksum": _tensor_checksum(tensors)}, path)
