@@ -1,0 +1,64 @@
+"""Set readouts built from segment aggregators: DeepSets, LCM and generalised pooling.
+
+The nodes of a batched DGL graph are contiguous per graph, so pooling a graph is the
+aggregators' ``reduce_segments`` with one segment per graph. The aggregator is kept as a
+submodule, so its :meth:`~wlkit.Aggregator.auxiliary_loss` (LCM's associativity
+regulariser) reaches the training loss through the model like any aggregator's.
+"""
+
+from __future__ import annotations
+
+import dgl
+from torch import Tensor
+
+from wlkit import Readout
+from wlkit.plugins.aggregators import (
+    DeepSetsAggregator,
+    GenPoolAggregator,
+    LCMAggregator,
+    SegmentAggregator,
+)
+
+
+class SetReadout(Readout):
+    """Pool each graph's node set with a :class:`SegmentAggregator`.
+
+    Parameters
+    ----------
+    dim : int
+        Width of the node features and the output.
+    aggregator : SegmentAggregator
+        The set function; an empty graph gets the aggregator's value for an empty segment.
+
+    Examples
+    --------
+    >>> import dgl, torch
+    >>> from wlkit.plugins.aggregators import LCMAggregator
+    >>> g = dgl.batch([dgl.rand_graph(3, 2), dgl.rand_graph(5, 4)])
+    >>> SetReadout(8, LCMAggregator(8))(g, torch.randn(8, 8)).shape
+    torch.Size([2, 8])
+    """
+
+    def __init__(self, dim: int, aggregator: SegmentAggregator):
+        super().__init__(dim)
+        if aggregator.dim != dim:
+            raise ValueError(f"SetReadout: aggregator width {aggregator.dim} != {dim}")
+        self.aggregator = aggregator
+
+    def pool(self, graph: dgl.DGLGraph, feats: Tensor) -> Tensor:
+        return self.aggregator.reduce_segments(feats, graph.batch_num_nodes().long())
+
+
+def deepsets_readout(dim: int, **params) -> SetReadout:
+    """DeepSets over each graph's nodes: ``rho(sum phi(h_v))``."""
+    return SetReadout(dim, DeepSetsAggregator(dim, **params))
+
+
+def lcm_readout(dim: int, **params) -> SetReadout:
+    """LCM (balanced tree of a commutative GRU operator) over each graph's nodes."""
+    return SetReadout(dim, LCMAggregator(dim, **params))
+
+
+def genpool_readout(dim: int, **params) -> SetReadout:
+    """Learned mixed or gated max/mean pooling of each graph's nodes."""
+    return SetReadout(dim, GenPoolAggregator(dim, **params))
