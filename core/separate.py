@@ -1,0 +1,595 @@
+"""``wlkit separate``: does a pipeline's model tell the graphs of each WL pair apart, reliably?
+
+The decision follows BREC (Wang & Zhang, "Towards Better Evaluation of GNN Expressiveness
+with BREC Dataset", 2023):
+
+1. The pipeline's model is built with an output of ``output_dim`` values (default 16, as in
+   BREC) and put in eval mode (``--trained`` first runs BREC's short per-pair training).
+2. Each graph of a pair is embedded under ``R`` random relabelings (default 32); the
+   relabelled graph goes through the whole pipeline, positional encodings and the policy's
+   ``prepare``/``collate`` included, so nothing is computed on the original labelling.
+3. Hotelling's T² on the ``R`` paired differences ``d_i = f(G_i) - f(H_i)``, in BREC's form
+   ``T² = d̄ᵀ S⁺ d̄`` (``S`` the unbiased sample covariance, ``S⁺`` its pseudo-inverse; BREC's
+   code omits the usual factor ``R``). The pair is separated when ``T²`` exceeds the threshold.
+4. Reliability control: the same statistic between two sets of ``R`` relabelings of one graph
+   (the pair's relabelings of G against ``R`` fresh ones of G, the same for H; the larger
+   value is ``control_t2``). An invariant model gives ~0 there. When the control exceeds the
+   threshold, the model's outputs depend on the labelling more than the test tolerates: the
+   pair is reported *unreliable* and is never counted as separated.
+
+Threshold: ``(R-1) q / (R-q) · F⁻¹(1-α; q, R-q)`` with ``q = output_dim`` and α = 0.05, the
+quantile of Hotelling's T² distribution; for BREC's q = 16, R = 32 it is 72.34, BREC's
+constant. Because BREC's statistic lacks the factor R, comparing it with this quantile is a
+far stricter test than α = 0.05 suggests (a pure-noise false positive is essentially never
+seen). ``--threshold`` overrides the value.
+
+Rounding floor: the covariance gets ``(tol · scale)²`` added to its diagonal, with ``scale``
+the largest output magnitude of the two sets and ``tol`` = 1e-5 (~100× float32's
+resolution; measured rounding differences of plain GIN stay below 5e-7 of ``scale``).
+Without it, T² (which is scale-free) turns a systematic last-bit difference between two
+1-WL-equivalent graphs into a "separation", and a difference that is identical in every
+relabeling (numerically zero covariance: an exactly invariant model on vertex-transitive
+graphs such as C6 and 2xC3) gives an arbitrary value through the pseudo-inverse. With the
+floor, differences far below ``tol · scale`` never reach the threshold and consistent ones
+above ~10 ``tol · scale`` always do.
+
+Stochastic models: every embedded graph carries ``ndata["_node_key"]`` (int64), each node's
+index before the random relabelling. A stochastic component in eval mode that sees this key
+must draw its noise as a deterministic function of it (e.g. row ``key`` of a table drawn once
+from a fixed seed), so noise moves with the nodes: relabelings of one graph then get the same
+outputs (the control stays meaningful) and a pair is compared under one fixed noise draw.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import dgl
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from wlkit.components import DatasetInfo, GraphDataset, LoadedDataset, SubgraphPolicy
+from wlkit.errors import DatasetError, PluginError, WlkitError
+from wlkit.io import atomic_write_bytes, atomic_write_json
+from wlkit.manager import Registry, get_registry
+from wlkit.params import check_params, choices_hint
+
+__all__ = [
+    "BREC_THRESHOLD",
+    "SeparateSettings",
+    "Separator",
+    "format_table",
+    "hotelling_t2",
+    "load_suite",
+    "plot_separation",
+    "run_separate",
+    "suite_names",
+    "t2_threshold",
+]
+
+#: BREC's threshold for q = 16 output values and R = 32 relabelings.
+BREC_THRESHOLD = 72.34
+#: Key of the per-node relabelling-invariant id set on every graph ``separate`` embeds.
+NODE_KEY = "_node_key"
+
+
+@dataclass
+class SeparateSettings:
+    """Settings of ``wlkit separate``.
+
+    Parameters
+    ----------
+    relabelings : int
+        R, random relabelings per graph (BREC: 32). Must exceed ``output_dim``.
+    output_dim : int
+        q, number of model outputs the test runs on (BREC: 16).
+    threshold : float or None
+        T² threshold; None derives it from the F distribution (72.34 at q=16, R=32).
+    alpha : float
+        Level of the F quantile used when ``threshold`` is None.
+    tol : float
+        Relative rounding tolerance (see the module docstring).
+    seed : int
+        Seeds the model's initial weights and the relabelings.
+    trained : bool
+        Run BREC's per-pair siamese training before the test.
+    epochs, lr, weight_decay, loss_threshold, margin, train_batch_pairs :
+        BREC's training settings: Adam, cosine embedding loss with target -1 (push the two
+        graphs' outputs apart), stop early once the epoch loss drops below
+        ``loss_threshold``; ``train_batch_pairs`` relabelled pairs per step.
+    batch_size : int
+        Graphs per forward pass when embedding.
+    limit : int or None
+        Only the first ``limit`` pairs (quick checks).
+    """
+
+    relabelings: int = 32
+    output_dim: int = 16
+    threshold: float | None = None
+    alpha: float = 0.05
+    tol: float = 1e-5
+    seed: int = 0
+    trained: bool = False
+    epochs: int = 20
+    lr: float = 1e-4
+    weight_decay: float = 1e-5
+    loss_threshold: float = 0.2
+    margin: float = 0.0
+    train_batch_pairs: int = 16
+    batch_size: int = 96
+    limit: int | None = None
+
+    def resolved_threshold(self) -> float:
+        if self.threshold is not None:
+            return float(self.threshold)
+        return t2_threshold(self.output_dim, self.relabelings, self.alpha)
+
+
+def t2_threshold(output_dim: int, relabelings: int, alpha: float = 0.05) -> float:
+    """Hotelling T² quantile ``(R-1) q / (R-q) · F⁻¹(1-α; q, R-q)`` (72.34 at q=16, R=32)."""
+    from scipy.stats import f
+
+    q, r = output_dim, relabelings
+    if r <= q:
+        raise WlkitError(f"--relabelings ({r}) must exceed the output dimension ({q}): the "
+                         "T² test needs more samples than dimensions\n    hint: e.g. "
+                         f"--relabelings {2 * q} or --output-dim {max(1, r // 2)}")
+    return float((r - 1) * q / (r - q) * f.ppf(1 - alpha, q, r - q))
+
+
+def hotelling_t2(diff: np.ndarray, floor: float = 0.0) -> float:
+    """BREC's T² statistic ``d̄ᵀ (S + floor² I)⁺ d̄`` of paired differences ``diff`` [R, q].
+
+    ``floor`` is the smallest per-coordinate standard deviation assumed (rounding noise):
+    with ``floor > 0`` a difference that is identical in every relabeling (zero covariance,
+    the normal case for an exactly invariant model) still counts, and differences far
+    below ``floor`` cannot reach any useful threshold. All-equal outputs give 0.
+    """
+    d = np.asarray(diff, dtype=np.float64)
+    mean = d.mean(axis=0)
+    if not mean.any():
+        return 0.0
+    cov = np.atleast_2d(np.cov(d, rowvar=False))
+    if floor > 0:
+        cov = cov + floor ** 2 * np.eye(len(cov))
+    value = float(mean @ np.linalg.pinv(cov, hermitian=True) @ mean)
+    return value if math.isfinite(value) else float("inf")
+
+
+# ---------------------------------------------------------------------- suites
+def suite_names(registry: Registry | None = None) -> list[str]:
+    """Suite names accepted by ``--suite``: every dataset ``suite_X`` gives ``X``."""
+    registry = registry or get_registry()
+    return [n[len("suite_"):] for n in registry.names("dataset") if n.startswith("suite_")]
+
+
+def load_suite(name: str, root: str | None = None, registry: Registry | None = None) -> Any:
+    """Instantiate suite ``name`` (``csl`` or ``suite_csl``) with ``root`` if given."""
+    from wlkit.datasets.wl_suites import WLSuite, suite_dataset_name
+    from wlkit.model.build import instantiate
+
+    registry = registry or get_registry()
+    names = suite_names(registry)
+    short = name[len("suite_"):] if name.startswith("suite_") else name
+    if short not in names:
+        raise DatasetError(f"unknown suite {name!r}\n    hint: {choices_hint(short, names)}")
+    dataset = suite_dataset_name(short)
+    record = registry.get("dataset", dataset)
+    params: dict[str, Any] = {}
+    if root is not None:
+        if "root" not in {p.name for p in record.params}:
+            raise WlkitError(f"suite {short!r} is generated in code and reads no files\n"
+                             "    hint: drop --root")
+        params["root"] = str(root)
+    resolved, problems = check_params(record.params, params)
+    if problems:
+        raise WlkitError(f"suite {short!r}: " + "; ".join(f"{k}: {m}" for k, m, _ in problems))
+    suite = instantiate("dataset", {"name": dataset, **resolved}, registry=registry)
+    if not isinstance(suite, WLSuite):
+        raise PluginError(f"dataset {dataset!r} is not a WL suite (a "
+                          "wlkit.datasets.wl_suites.WLSuite)")
+    return suite
+
+
+class _SuiteInputs(GraphDataset):
+    """What the model is built against: the suite's node labels (or none: a constant input),
+    a constant edge feature when the layer reads edge features, ``output_dim`` outputs."""
+
+    name = "separate"
+
+    def __init__(self, label_width: int, edge_feat_dim: int, output_dim: int):
+        self.label_width = label_width
+        self.edge_feat_dim = edge_feat_dim
+        self.output_dim = output_dim
+
+    def info(self) -> DatasetInfo:
+        return DatasetInfo(task="multiclass", num_tasks=self.output_dim, metric="accuracy",
+                           higher_is_better=True, node_feat_dim=self.label_width,
+                           edge_feat_dim=self.edge_feat_dim)
+
+    def load(self) -> LoadedDataset:  # pragma: no cover - never loaded
+        raise NotImplementedError
+
+
+# ---------------------------------------------------------------------- the separator
+class Separator:
+    """Embed relabelled suite graphs with a pipeline's model and decide pairs (BREC-style).
+
+    Parameters
+    ----------
+    pipeline : dict
+        A resolved pipeline (``Pipeline.data``); its ``dataset`` is ignored.
+    label_width : int
+        Width of the suites' one-hot node labels (0: unlabelled).
+    settings : SeparateSettings
+    registry : Registry, optional
+
+    Examples
+    --------
+    >>> from wlkit.pipeline.loader import validate_pipeline
+    >>> from wlkit.graphs import cycle, disjoint_union
+    >>> cfg = validate_pipeline({"name": "x", "dataset": "wl_pairs",
+    ...                          "model": {"hidden": 8, "num_layers": 2}}).data
+    >>> sep = Separator(cfg, 0, SeparateSettings(relabelings=8, output_dim=4))
+    >>> result = sep.decide(cycle(6), disjoint_union(cycle(3), cycle(3)), index=0)
+    >>> result["separated"], result["reliable"]
+    (False, True)
+    """
+
+    def __init__(self, pipeline: dict[str, Any], label_width: int,
+                 settings: SeparateSettings, registry: Registry | None = None):
+        from wlkit.model.build import build_model, instantiate_encodings, instantiate_policy
+
+        self.registry = registry or get_registry()
+        self.settings = settings
+        self.threshold = settings.resolved_threshold()
+        self.label_width = label_width
+        self.pipeline = pipeline
+        layer = self.registry.get("layer", pipeline["model"]["layer"]["name"])
+        self.edge_feat_dim = 1 if getattr(layer, "uses_edge_features", False) else 0
+        self.encodings = instantiate_encodings(pipeline["encodings"], self.registry)
+        self.policy: SubgraphPolicy | None = instantiate_policy(pipeline, self.registry)
+        self.policy_name = pipeline["policy"]["name"] if self.policy is not None else None
+        inputs = _SuiteInputs(label_width, self.edge_feat_dim, settings.output_dim)
+        with torch.random.fork_rng(devices=[]):  # seeded weights, global RNG untouched
+            torch.manual_seed(settings.seed)
+            self.model = build_model(pipeline, inputs, self.encodings, self.registry,
+                                     self.policy)
+        self.model.eval()
+        self.initial_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+    # -- oracles the report compares against ------------------------------------------
+    def policy_oracle(self) -> str | None:
+        """The exact oracle the policy declares (``SubgraphPolicy.wl_oracle``), if any."""
+        from wlkit.wl import ORACLES
+
+        oracle = getattr(self.policy, "wl_oracle", None) if self.policy is not None else None
+        if oracle is not None and oracle not in ORACLES:
+            raise PluginError(f"subgraph_policy {self.policy_name!r}: wl_oracle {oracle!r} is "
+                              f"not an oracle of wlkit.wl ({', '.join(ORACLES)})")
+        return oracle
+
+    def bound(self) -> str | None:
+        """The oracle that provably bounds this model, when the components say so: the
+        policy's oracle (without encodings), or 1-WL for an invariant 1-WL-bounded stack
+        without encodings or policy. Separating more than the bound is a bug."""
+        if self.encodings:
+            return None
+        if self.policy is not None:
+            return self.policy_oracle()
+        model = self.pipeline["model"]
+        records = [self.registry.get(family, model[key]["name"]) for family, key in
+                   (("layer", "layer"), ("aggregator", "aggregator"), ("readout", "readout"))]
+        if all(r.permutation_invariant and r.expressivity in ("1-WL", "<1-WL")
+               for r in records) and not model["virtual_node"]:
+            return "1-WL"
+        return None
+
+    # -- inputs and forward --------------------------------------------------------------
+    def inputs(self, graphs: Sequence[Any], perms: Sequence[np.ndarray]) -> list[tuple]:
+        """Relabel each SimpleGraph, attach encodings, node keys and the policy's prepare."""
+        from wlkit.datasets.wl_suites import to_dgl_input
+
+        items = []
+        for graph, perm in zip(graphs, perms):
+            relabelled = graph.relabel(perm)
+            g = to_dgl_input(relabelled, self.label_width, self.edge_feat_dim)
+            key = np.empty(graph.num_nodes, dtype=np.int64)
+            key[perm] = np.arange(graph.num_nodes)
+            g.ndata[NODE_KEY] = torch.from_numpy(key)
+            if self.encodings:
+                columns = []
+                for enc in self.encodings:
+                    out = enc.compute(g)
+                    if not isinstance(out, Tensor) or tuple(out.shape) != (g.num_nodes(),
+                                                                           enc.dim):
+                        raise PluginError(f"positional encoding {type(enc).__name__} returned "
+                                          f"{getattr(out, 'shape', type(out))}, expected "
+                                          f"({g.num_nodes()}, {enc.dim})")
+                    columns.append(out.float())
+                g.ndata["pe"] = torch.cat(columns, dim=-1)
+            prepared: dict[str, Tensor] = {}
+            if self.policy is not None and self.policy.has_prepare:
+                prepared = self.policy.prepare(g)
+                if not isinstance(prepared, dict):
+                    raise PluginError(f"subgraph_policy {self.policy_name!r}: prepare() must "
+                                      f"return a dict of tensors, got {type(prepared).__name__}")
+            items.append((g, prepared))
+        return items
+
+    def forward(self, items: Sequence[tuple]) -> Tensor:
+        """Model outputs [len(items), output_dim] in chunks of ``batch_size`` graphs."""
+        outs = []
+        step = self.settings.batch_size
+        for start in range(0, len(items), step):
+            chunk = items[start:start + step]
+            graphs = [g for g, _ in chunk]
+            policy_batch = (self.policy.collate(graphs, [p for _, p in chunk])
+                            if self.policy is not None else None)
+            outs.append(self.model(dgl.batch(graphs), policy_batch))
+        return torch.cat(outs)
+
+    @torch.no_grad()
+    def embed(self, items: Sequence[tuple]) -> np.ndarray:
+        self.model.eval()
+        return self.forward(items).double().numpy()
+
+    def _t2(self, a: np.ndarray, b: np.ndarray) -> float:
+        scale = max(float(np.abs(a).max(initial=0.0)), float(np.abs(b).max(initial=0.0)))
+        return hotelling_t2(a - b, floor=self.settings.tol * max(scale, 1e-12))
+
+    # -- BREC's per-pair training ----------------------------------------------------------
+    def train_pair(self, items: list[tuple], index: int = 0) -> dict[str, Any]:
+        """Reset the weights to their initial values and push the outputs of the pair's
+        relabelled graphs apart (BREC's per-pair training).
+
+        ``items`` alternate G_i, H_i. Returns the epochs run and the last epoch's loss.
+        Random draws in training (dropout, noise) are seeded by ``(seed, index)``.
+        """
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.settings.seed * 1_000_003 + index)
+            return self._train(items)
+
+    def _train(self, items: list[tuple]) -> dict[str, Any]:
+        s = self.settings
+        self.model.load_state_dict(self.initial_state)
+        self.model.train()
+        optimizer = torch.optim.Adam(self.model.parameters(), lr=s.lr,
+                                     weight_decay=s.weight_decay)
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer)
+        loss_fn = nn.CosineEmbeddingLoss(margin=s.margin)
+        step = 2 * s.train_batch_pairs
+        epochs, loss_value = 0, float("nan")
+        for _ in range(s.epochs):
+            epochs += 1
+            total, count = 0.0, 0
+            for start in range(0, len(items), step):
+                chunk = items[start:start + step]
+                optimizer.zero_grad()
+                out = self.forward(chunk)
+                target = -torch.ones(len(chunk) // 2)
+                loss = loss_fn(out[0::2], out[1::2], target)
+                aux = self.model.auxiliary_loss()
+                if aux is not None:
+                    loss = loss + aux
+                loss.backward()
+                optimizer.step()
+                total += float(loss) * (len(chunk) // 2)
+                count += len(chunk) // 2
+            loss_value = total / max(count, 1)
+            if loss_value < s.loss_threshold:
+                break
+            scheduler.step(loss_value)
+        self.model.eval()
+        return {"epochs": epochs, "loss": loss_value}
+
+    # -- one pair ----------------------------------------------------------------------------
+    def decide(self, first: Any, second: Any, index: int) -> dict[str, Any]:
+        """T² of the pair and of the control, and the decision (see the module docstring)."""
+        s = self.settings
+        r = s.relabelings
+        rng = np.random.default_rng([s.seed, index])
+
+        def perms(graph: Any, count: int) -> list[np.ndarray]:
+            return [rng.permutation(graph.num_nodes) for _ in range(count)]
+
+        pair_items = self.inputs([g for _ in range(r) for g in (first, second)],
+                                 [p for pg, ph in zip(perms(first, r), perms(second, r))
+                                  for p in (pg, ph)])
+        control_items = self.inputs([g for _ in range(r) for g in (first, second)],
+                                    [p for pg, ph in zip(perms(first, r), perms(second, r))
+                                     for p in (pg, ph)])
+        training = self.train_pair(pair_items, index) if s.trained else None
+        out = self.embed(pair_items)
+        t2 = self._t2(out[0::2], out[1::2])
+        # Control: the pair's relabelings of G (of H) against R fresh relabelings of G (of H).
+        fresh = self.embed(control_items)
+        control_t2 = max(self._t2(out[0::2], fresh[0::2]), self._t2(out[1::2], fresh[1::2]))
+        reliable = control_t2 < self.threshold
+        separated = bool(reliable and t2 > self.threshold
+                         and not math.isclose(t2, control_t2, rel_tol=0.0, abs_tol=1e-6))
+        result = {"separated": separated, "reliable": bool(reliable), "t2": _finite(t2),
+                  "control_t2": _finite(control_t2)}
+        if training is not None:
+            result["training"] = training
+        return result
+
+
+def _finite(value: float) -> float | None:
+    return round(value, 6) if math.isfinite(value) else None
+
+
+# ---------------------------------------------------------------------- the command
+def run_separate(pipeline: Any, suite_name: str, root: str | None = None,
+                 out: str | Path | None = None, settings: SeparateSettings | None = None,
+                 progress: bool = True, registry: Registry | None = None,
+                 say: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run ``wlkit separate``; write ``separation.json`` and ``separation.png``; return the
+    result (see the README for its fields)."""
+    from tqdm.auto import tqdm
+
+    settings = settings or SeparateSettings()
+    registry = registry or get_registry()
+    say = say or (lambda text: print(text, flush=True) if progress else None)
+    cfg = pipeline.data if hasattr(pipeline, "data") else pipeline
+    name = cfg["name"]
+    started = time.perf_counter()
+    suite = load_suite(suite_name, root, registry)
+    separator = Separator(cfg, suite.label_width, settings, registry)
+    pairs = suite.pairs()
+    if settings.limit is not None:
+        pairs = pairs[:settings.limit]
+    if not pairs:
+        raise DatasetError(f"suite {suite.suite!r} has no pairs")
+    run_dir = _output_dir(cfg, suite.suite, out)
+    policy_oracle = separator.policy_oracle()
+    oracles = ["1-WL", "2-FWL"] + ([policy_oracle] if policy_oracle not in (None, "1-WL",
+                                                                            "2-FWL") else [])
+    say(f"wlkit separate: {name} on {suite.describe()} -> {run_dir}")
+    say(f"  {len(pairs)} pairs, R={settings.relabelings} relabelings, output dim "
+        f"{settings.output_dim}, T² threshold {separator.threshold:.2f}"
+        + (", trained per pair" if settings.trained else ", untrained"))
+    if settings.limit is None:
+        labels = suite.oracle_labels(
+            oracles, on_compute=lambda o: say(f"  computing the {o} oracle (cached afterwards)"))
+    else:  # a subset: compute on it alone, without caching
+        from wlkit.wl import separated_pairs
+
+        labels = {o: separated_pairs([(p.first, p.second) for p in pairs], o) for o in oracles}
+    rows = []
+    bar = tqdm(pairs, desc=f"  separate {suite.suite}", unit="pair", disable=not progress,
+               leave=False, mininterval=0.5, dynamic_ncols=True)
+    for index, pair in enumerate(bar):
+        decision = separator.decide(pair.first, pair.second, index)
+        rows.append({"id": pair.id, "category": pair.category, **decision,
+                     "oracles": {o: bool(labels[o][index]) for o in oracles}})
+    bar.close()
+    bound = separator.bound()
+    violations = ([r["id"] for r in rows if r["separated"] and not r["oracles"].get(bound, True)]
+                  if bound in oracles else [])
+    from wlkit.model.build import count_parameters
+
+    result = {
+        "pipeline": name,
+        "suite": suite.suite,
+        "source": suite.describe(),
+        "settings": {**asdict(settings), "threshold": separator.threshold},
+        "policy": separator.policy_name,
+        "policy_oracle": policy_oracle,
+        "bound": bound,
+        "num_params": count_parameters(separator.model),
+        "oracles": oracles,
+        "pairs": rows,
+        "totals": totals(rows, oracles, suite.categories()),
+        "violations": violations,
+        "command": " ".join(sys.argv),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    result["overall"] = totals(rows, oracles, None)["all"]
+    atomic_write_json(run_dir / "separation.json", result)
+    plot_separation(result, run_dir / "separation.png")
+    say(format_table(result))
+    if violations:
+        say(f"  WARNING: the model separates {len(violations)} pair(s) that {bound} does not "
+            f"({', '.join(violations[:5])}{', ...' if len(violations) > 5 else ''}); for a "
+            f"model bounded by {bound} this is a bug in the model or in the test")
+    say(f"  results: {run_dir / 'separation.json'} and separation.png")
+    result["run_dir"] = str(run_dir)
+    return result
+
+
+def totals(rows: list[dict[str, Any]], oracles: list[str],
+           categories: list[str] | None) -> dict[str, dict[str, Any]]:
+    """Per category (or ``{"all": ...}`` when ``categories`` is None): pairs, separated,
+    unreliable and each oracle's count."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    if categories is None:
+        groups["all"] = rows
+    else:
+        for cat in categories:
+            groups[cat] = [r for r in rows if r["category"] == cat]
+    return {cat: {"pairs": len(items),
+                  "separated": sum(r["separated"] for r in items),
+                  "unreliable": sum(not r["reliable"] for r in items),
+                  "oracles": {o: sum(r["oracles"][o] for r in items) for o in oracles}}
+            for cat, items in groups.items() if items}
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """The per-category table: model (and unreliable pairs) next to the oracles."""
+    oracles = result["oracles"]
+    head = ["category", "pairs", "model", "unreliable", *oracles]
+    lines = [[cat, str(t["pairs"]), str(t["separated"]), str(t["unreliable"]),
+              *[str(t["oracles"][o]) for o in oracles]] for cat, t in result["totals"].items()]
+    total = result["overall"]
+    lines.append(["total", str(total["pairs"]), str(total["separated"]), str(total["unreliable"]),
+                  *[str(total["oracles"][o]) for o in oracles]])
+    widths = [max(len(row[i]) for row in [head, *lines]) for i in range(len(head))]
+
+    def fmt(row: list[str]) -> str:
+        return "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                         for i, (cell, w) in enumerate(zip(row, widths)))
+
+    rule = "  ".join("-" * w for w in widths)
+    text = [f"  {result['pipeline']} on {result['suite']}: pairs separated (model = reliable "
+            f"T² > {result['settings']['threshold']:.2f})", "  " + fmt(head), "  " + rule]
+    text += ["  " + fmt(row) for row in lines[:-1]] + ["  " + rule, "  " + fmt(lines[-1])]
+    return "\n".join(text)
+
+
+def plot_separation(result: dict[str, Any], path: str | Path) -> None:
+    """Grouped bar chart: fraction of pairs separated per category, model vs oracles."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    cats = list(result["totals"])
+    series = [("model", [result["totals"][c]["separated"] for c in cats])]
+    series += [(o, [result["totals"][c]["oracles"][o] for c in cats]) for o in result["oracles"]]
+    sizes = [result["totals"][c]["pairs"] for c in cats]
+    fig = Figure(figsize=(max(5.0, 1.3 * len(cats) + 2), 3.6))
+    ax = fig.subplots()
+    width = 0.8 / len(series)
+    for k, (label, counts) in enumerate(series):
+        xs = [i + (k - (len(series) - 1) / 2) * width for i in range(len(cats))]
+        ax.bar(xs, [c / n for c, n in zip(counts, sizes)], width, label=label)
+    ax.set_xticks(range(len(cats)))
+    ax.set_xticklabels([f"{c}\n({n})" for c, n in zip(cats, sizes)], fontsize=8)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("fraction of pairs separated")
+    ax.set_title(f"{result['pipeline']} on {result['suite']}", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def _output_dir(cfg: dict[str, Any], suite: str, out: str | Path | None) -> Path:
+    if out is not None:
+        run_dir = Path(out)
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise WlkitError(f"{run_dir}: the output folder is not empty; wlkit never writes "
+                             "over earlier results\n    hint: choose another --out")
+    else:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        base = Path(cfg["output"]["dir"]) / cfg["name"]
+        run_dir, k = base / f"separate_{suite}_{stamp}", 1
+        while run_dir.exists():
+            run_dir, k = base / f"separate_{suite}_{stamp}-{k}", k + 1
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WlkitError(f"{run_dir}: cannot create the output folder: {exc}") from None
+    return run_dir

@@ -1,0 +1,787 @@
+"""WL-separation suites: dataset plugins that yield graph pairs with ids and categories.
+
+A *suite* is a list of :class:`SuitePair` (id, category, two :class:`wlkit.graphs.SimpleGraph`).
+``wlkit separate PIPELINE --suite NAME`` decides, pair by pair, whether a pipeline's model
+tells the two graphs apart and puts that next to the exact WL oracles (:mod:`wlkit.wl`).
+
+Generated in code (no files): ``suite_classic``, ``suite_csl``, ``suite_cfi``, ``suite_sr``,
+``suite_regular``. Read from the published files (``root:`` = the folder holding them):
+``suite_exp``, ``suite_cexp``, ``suite_sr25``, ``suite_csl`` (with ``root``), ``suite_brec``.
+``--suite X`` on the command line names dataset ``suite_X``; the ``suite_`` prefix keeps the
+suites apart from the training datasets ``csl`` and ``exp``.
+
+Every suite is also a small training dataset: graph ``2i`` is the first member of pair ``i``
+(label 0) and ``2i+1`` the second (label 1), every split holds every graph (like
+``wl_pairs``). The EXP and CEXP *classification* benchmarks with their 10-fold protocol are
+the separate datasets ``exp`` and ``cexp``.
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import itertools
+import json
+import os
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from wlkit import (
+    DatasetError,
+    DatasetInfo,
+    DatasetRecord,
+    GraphDataset,
+    LoadedDataset,
+    Param,
+    atomic_write_json,
+    cache_root,
+    hookimpl,
+)
+from wlkit.datasets.wl_files import (
+    BREC_CATEGORIES,
+    WLFormatError,
+    read_brec_npy,
+    read_csl_pickles,
+    read_graph6,
+    read_ppgn_text,
+)
+from wlkit.graphs import (
+    CSL_SKIPS,
+    SimpleGraph,
+    cfi,
+    classic_pairs,
+    complete,
+    csl,
+    cube,
+    petersen,
+    rook_graph,
+    shrikhande,
+)
+
+__all__ = [
+    "BREC_COUNTS",
+    "BREC_NAMES",
+    "BREC_OFFSETS",
+    "SUITES",
+    "ExpDataset",
+    "SuitePair",
+    "WLSuite",
+    "chang_graphs",
+    "complement",
+    "latin_square_graph",
+    "one_hot_labels",
+    "suite_dataset_name",
+    "to_dgl_input",
+    "triangular_graph",
+]
+
+#: Short suite names (``--suite``), in the order ``wlkit separate --help`` lists them.
+SUITES: tuple[str, ...] = ("classic", "csl", "cfi", "sr", "regular", "exp", "cexp", "sr25",
+                           "brec")
+
+#: BREC's official pair counts, id offsets and category names per file (BREC, Wang & Zhang
+#: 2023; ids: Basic 0-59, Regular 60-109, Strongly regular 110-159, Extension 160-259,
+#: CFI 260-359, 4-vertex condition 360-379, Distance regular 380-399).
+BREC_COUNTS: dict[str, int] = {"basic": 60, "regular": 50, "str": 50, "extension": 100,
+                               "cfi": 100, "4vtx": 20, "dr": 20}
+BREC_OFFSETS: dict[str, int] = dict(zip(BREC_CATEGORIES, itertools.accumulate(
+    [0] + [BREC_COUNTS[c] for c in BREC_CATEGORIES[:-1]])))
+BREC_NAMES: dict[str, str] = {"basic": "Basic", "regular": "Regular",
+                              "str": "Strongly regular", "extension": "Extension",
+                              "cfi": "CFI", "4vtx": "4-vertex condition",
+                              "dr": "Distance regular"}
+
+_ORACLE_CACHE_FORMAT = 1
+
+
+def suite_dataset_name(suite: str) -> str:
+    """Dataset name of a ``--suite`` name: ``csl`` -> ``suite_csl`` (idempotent)."""
+    return suite if suite.startswith("suite_") else f"suite_{suite}"
+
+
+@dataclass(frozen=True)
+class SuitePair:
+    """One pair of a suite.
+
+    Attributes
+    ----------
+    id : str
+        Unique within the suite (BREC: the official pair id, ``"0"`` .. ``"399"``).
+    category : str
+        Group the report totals over (e.g. ``"srg(16,6,2,2)"``, BREC's ``"Basic"``).
+    first, second : SimpleGraph
+        The two graphs (node labels, if any, are part of the graphs).
+    """
+
+    id: str
+    category: str
+    first: SimpleGraph
+    second: SimpleGraph
+
+
+# ---------------------------------------------------------------------- graph helpers
+def one_hot_labels(graph: SimpleGraph, width: int) -> torch.Tensor:
+    """Node labels as a float one-hot matrix ``[n, width]`` (all-zero width means none)."""
+    labels = graph.node_labels
+    if labels is None:
+        labels = np.zeros(graph.num_nodes, dtype=np.int64)
+    if len(labels) and (labels.min() < 0 or labels.max() >= width):
+        raise DatasetError(f"graph {graph.name or '?'}: node labels must lie in 0..{width - 1}, "
+                           f"got {int(labels.min())}..{int(labels.max())}")
+    return torch.nn.functional.one_hot(torch.from_numpy(labels.copy()), width).float()
+
+
+def to_dgl_input(graph: SimpleGraph, label_width: int, edge_feat_dim: int = 0) -> Any:
+    """A suite graph as the model reads it: a bidirected DGL graph, with ``ndata['feat']``
+    (one-hot node labels) when ``label_width > 0`` and a constant ``edata['feat']`` of width
+    ``edge_feat_dim`` (ones) when the layers read edge features."""
+    g = graph.to_dgl()
+    if "label" in g.ndata:
+        del g.ndata["label"]
+    if label_width:
+        g.ndata["feat"] = one_hot_labels(graph, label_width)
+    if edge_feat_dim:
+        g.edata["feat"] = torch.ones(g.num_edges(), edge_feat_dim)
+    return g
+
+
+def complement(graph: SimpleGraph, name: str = "") -> SimpleGraph:
+    """The complement graph (same nodes; u ~ v iff they are not adjacent in ``graph``)."""
+    n = graph.num_nodes
+    adj = graph.adjacency().toarray() != 0
+    u, v = np.nonzero(np.triu(~adj, k=1))
+    return SimpleGraph.from_edges(n, np.stack([u, v], 1), name=name or f"co-{graph.name}")
+
+
+def _from_adjacency(adj: np.ndarray, name: str) -> SimpleGraph:
+    u, v = np.nonzero(np.triu(adj, k=1))
+    return SimpleGraph.from_edges(len(adj), np.stack([u, v], 1), name=name)
+
+
+def triangular_graph(m: int = 8) -> SimpleGraph:
+    """T(m), the line graph of K_m: nodes are the 2-subsets of ``range(m)`` (in
+    ``itertools.combinations`` order), adjacent when they share one element.
+    Strongly regular (m(m-1)/2, 2(m-2), m-2, 4)."""
+    subsets = list(itertools.combinations(range(m), 2))
+    members = np.zeros((len(subsets), m), dtype=bool)
+    for i, (a, b) in enumerate(subsets):
+        members[i, [a, b]] = True
+    shared = members.astype(np.int64) @ members.T.astype(np.int64)
+    return _from_adjacency(shared == 1, f"T({m})")
+
+
+def chang_graphs() -> list[SimpleGraph]:
+    """The three Chang graphs: srg(28, 12, 6, 4) but not isomorphic to T(8).
+
+    Chang (1959); each is T(8) Seidel-switched with respect to the vertex set given by the
+    edges of a 2-regular or 1-regular spanning subgraph of K8: four disjoint edges, the
+    8-cycle, and a triangle plus a pentagon. Switching with respect to S toggles every
+    adjacency between S and its complement.
+    """
+    subsets = list(itertools.combinations(range(8), 2))
+    index = {s: i for i, s in enumerate(subsets)}
+    base = triangular_graph(8).adjacency().toarray() != 0
+    switch_sets = {
+        "chang1": [(0, 1), (2, 3), (4, 5), (6, 7)],
+        "chang2": [(i, (i + 1) % 8) for i in range(8)],
+        "chang3": [(0, 1), (1, 2), (0, 2), (3, 4), (4, 5), (5, 6), (6, 7), (3, 7)],
+    }
+    out = []
+    for name, edges in switch_sets.items():
+        inside = np.zeros(len(subsets), dtype=bool)
+        inside[[index[tuple(sorted(e))] for e in edges]] = True
+        out.append(_from_adjacency(base ^ (inside[:, None] ^ inside[None, :]), name))
+    return out
+
+
+def latin_square_graph(table: Sequence[Sequence[int]], name: str) -> SimpleGraph:
+    """Latin square graph of an n x n Latin square: nodes are the cells ``n*r + c``, adjacent
+    when they share a row, a column or a symbol. Strongly regular (n², 3(n-1), n, 6)."""
+    t = np.asarray(table, dtype=np.int64)
+    n = len(t)
+    r, c = np.divmod(np.arange(n * n), n)
+    s = t[r, c]
+    same = (r[:, None] == r[None, :]) | (c[:, None] == c[None, :]) | (s[:, None] == s[None, :])
+    np.fill_diagonal(same, False)
+    return _from_adjacency(same, name)
+
+
+def _cayley_table_z(n: int) -> list[list[int]]:
+    return [[(a + b) % n for b in range(n)] for a in range(n)]
+
+
+def _cayley_table_s3() -> list[list[int]]:
+    perms = list(itertools.permutations(range(3)))
+    return [[perms.index(tuple(p[q[i]] for i in range(3))) for q in perms] for p in perms]
+
+
+def _random_regular(n: int, d: int, seed: int) -> SimpleGraph:
+    import networkx as nx
+
+    return SimpleGraph.from_networkx(nx.random_regular_graph(d, n, seed=seed),
+                                     name=f"rr({n},{d},{seed})")
+
+
+def _isomorphic(g: SimpleGraph, h: SimpleGraph) -> bool:
+    import networkx as nx
+
+    return bool(nx.vf2pp_is_isomorphic(g.to_networkx(), h.to_networkx()))
+
+
+# ---------------------------------------------------------------------- base class
+class WLSuite(GraphDataset):
+    """A WL-separation suite: pairs of graphs with ids and categories.
+
+    Subclasses implement :meth:`_build`; :meth:`pairs` loads once and keeps the result.
+    :meth:`oracle_labels` labels every pair with exact WL oracles, cached on disk. As a
+    training dataset (``load``) graph ``2i`` / ``2i+1`` are pair ``i``'s members with labels
+    0 / 1 and every split holds every graph.
+
+    Examples
+    --------
+    >>> suite = ClassicSuite()
+    >>> [p.id for p in suite.pairs()][:2]
+    ['c6_vs_2c3', 'decalin_vs_bicyclopentyl']
+    >>> suite.oracle_labels(["1-WL"])["1-WL"].tolist()
+    [False, False, False, False]
+    """
+
+    name = "suite"
+    #: Short name used by ``wlkit separate --suite``.
+    suite = ""
+    #: Width of the one-hot node-label input (0: unlabelled graphs, constant input).
+    label_width = 0
+    #: Whether the suite's content comes from files under ``root``.
+    from_files = False
+
+    _pairs: list[SuitePair] | None = None
+
+    @abc.abstractmethod
+    def _build(self) -> list[SuitePair]:
+        """Generate or read the pairs."""
+
+    def pairs(self) -> list[SuitePair]:
+        """The pairs, built on first use."""
+        if self._pairs is None:
+            pairs = self._build()
+            ids = [p.id for p in pairs]
+            if len(set(ids)) != len(ids):
+                raise DatasetError(f"suite {self.suite!r}: duplicate pair ids")
+            self._pairs = pairs
+        return self._pairs
+
+    def categories(self) -> list[str]:
+        """Categories in order of first appearance."""
+        return list(dict.fromkeys(p.category for p in self.pairs()))
+
+    def describe(self) -> str:
+        """One line for reports (where the pairs came from)."""
+        return self.suite
+
+    # -- GraphDataset --------------------------------------------------------------
+    def info(self) -> DatasetInfo:
+        return DatasetInfo(task="multiclass", num_tasks=2, metric="accuracy",
+                           higher_is_better=True, node_feat_dim=self.label_width)
+
+    def load(self) -> LoadedDataset:
+        pairs = self.pairs()
+        graphs = [to_dgl_input(g, self.label_width) for p in pairs for g in (p.first, p.second)]
+        everything = torch.arange(len(graphs))
+        return LoadedDataset(graphs, torch.tensor([0, 1] * len(pairs)),
+                             {"train": everything, "valid": everything, "test": everything},
+                             extra={"pair_ids": [p.id for p in pairs for _ in (0, 1)],
+                                    "categories": [p.category for p in pairs for _ in (0, 1)]})
+
+    def fingerprint(self) -> str:
+        """Content hash of every pair (ids, categories, edges, labels)."""
+        digest = hashlib.sha256()
+        for p in self.pairs():
+            digest.update(f"{p.id}\0{p.category}\0".encode())
+            for g in (p.first, p.second):
+                digest.update(np.int64(g.num_nodes).tobytes())
+                digest.update(g.edges.tobytes())
+                for labels in (g.node_labels, g.edge_labels):
+                    digest.update(b"-" if labels is None else labels.tobytes())
+        return digest.hexdigest()[:20]
+
+    # -- oracles ---------------------------------------------------------------------
+    def oracle_labels(self, oracles: Sequence[str], cache_dir: Path | None = None,
+                      on_compute: Callable[[str], None] | None = None) -> dict[str, np.ndarray]:
+        """``{oracle: bool array}``: whether each exact oracle separates each pair.
+
+        Results are cached under ``<cache>/wl_oracles/`` by the suite's content hash, one
+        JSON file per oracle, written atomically only once every pair is labelled.
+        ``on_compute(oracle)`` is called before an oracle is computed (not when cached).
+        """
+        from wlkit.wl import check_oracle, separated_pairs
+
+        pairs = self.pairs()
+        ids = [p.id for p in pairs]
+        folder = (cache_dir or cache_root()) / "wl_oracles"
+        out: dict[str, np.ndarray] = {}
+        for oracle in oracles:
+            check_oracle(oracle)
+            safe = oracle.replace("+", "plus").replace("/", "_")
+            path = folder / f"{self.suite or 'suite'}-{self.fingerprint()}-{safe}.json"
+            cached = _read_oracle_cache(path, oracle, ids)
+            if cached is not None:
+                out[oracle] = cached
+                continue
+            if on_compute is not None:
+                on_compute(oracle)
+            labels = separated_pairs([(p.first, p.second) for p in pairs], oracle)
+            try:
+                atomic_write_json(path, {"format": _ORACLE_CACHE_FORMAT, "oracle": oracle,
+                                         "pair_ids": ids,
+                                         "separated": [bool(x) for x in labels]})
+            except OSError as exc:
+                warnings.warn(f"cannot write the oracle cache {path}: {exc}", stacklevel=2)
+            out[oracle] = labels
+        return out
+
+
+def _read_oracle_cache(path: Path, oracle: str, ids: list[str]) -> np.ndarray | None:
+    if not path.exists():
+        return None
+    try:
+        blob = json.loads(path.read_text())
+        values = blob["separated"]
+        if (blob.get("format") != _ORACLE_CACHE_FORMAT or blob.get("oracle") != oracle
+                or blob.get("pair_ids") != ids or len(values) != len(ids)
+                or not all(isinstance(v, bool) for v in values)):
+            raise ValueError("content does not match the suite")
+        return np.array(values, dtype=bool)
+    except Exception as exc:  # corrupt or stale: recompute
+        warnings.warn(f"oracle cache {path} is unusable ({exc}); recomputing it", stacklevel=3)
+        return None
+
+
+# ---------------------------------------------------------------------- generated suites
+class ClassicSuite(WLSuite):
+    """The classic 1-WL-equivalent pairs of DESIGN.md's table: C6 vs 2xC3, decalin vs
+    bicyclopentyl, Shrikhande vs 4x4 rook, CFI(K4) untwisted vs twisted."""
+
+    name = "suite_classic"
+    suite = "classic"
+
+    def _build(self) -> list[SuitePair]:
+        return [SuitePair(pid, cat, g, h) for pid, cat, g, h in classic_pairs()]
+
+
+class CSLSuite(WLSuite):
+    """The 45 class pairs of CSL: C(n, R_i) vs C(n, R_j) for the ten skip lengths.
+
+    Generated exactly by default. With ``root`` (the folder holding CSL's
+    ``graphs_Kary_Deterministic_Graphs.pkl`` and ``y_Kary_Deterministic_Graphs.pt``), the
+    first graph of each class in the file is its representative instead.
+    """
+
+    name = "suite_csl"
+    suite = "csl"
+
+    def __init__(self, root: str | None = None, num_nodes: int = 41):
+        self.root = root
+        self.num_nodes = num_nodes
+        self.from_files = root is not None
+
+    def describe(self) -> str:
+        return f"csl (files in {self.root})" if self.root else f"csl (C({self.num_nodes}, R))"
+
+    def _build(self) -> list[SuitePair]:
+        if self.root is None:
+            reps = [csl(self.num_nodes, skip) for skip in CSL_SKIPS]
+        else:
+            folder = _folder(self.root, "csl")
+            _need(folder, ["graphs_Kary_Deterministic_Graphs.pkl",
+                           "y_Kary_Deterministic_Graphs.pt"], "csl")
+            data = _read(lambda: read_csl_pickles(folder), folder)
+            first: dict[int, SimpleGraph] = {}
+            for g, label in data:
+                first.setdefault(label, g)
+            if sorted(first) != list(range(len(CSL_SKIPS))):
+                raise DatasetError(f"{folder}: expected CSL classes 0..{len(CSL_SKIPS) - 1}, "
+                                   f"found {sorted(first)}")
+            reps = [first[c] for c in range(len(CSL_SKIPS))]
+        return [SuitePair(f"csl_{CSL_SKIPS[i]}_vs_{CSL_SKIPS[j]}", "csl", reps[i], reps[j])
+                for i, j in itertools.combinations(range(len(CSL_SKIPS)), 2)]
+
+
+class CFISuite(WLSuite):
+    """Cai-Fürer-Immerman pairs, untwisted vs twisted, over the 3-regular bases K4 (40
+    nodes), the cube Q3 (80 nodes) and the Petersen graph (100 nodes). Unlabelled, so
+    every pair is 1-WL-equivalent; 2-FWL separates none of them (the bases have treewidth
+    >= 3)."""
+
+    name = "suite_cfi"
+    suite = "cfi"
+
+    def _build(self) -> list[SuitePair]:
+        bases = [("cfi_k4", complete(4)), ("cfi_cube", cube()), ("cfi_petersen", petersen())]
+        return [SuitePair(pid, "cfi", cfi(base), cfi(base, twisted=True))
+                for pid, base in bases]
+
+
+class SRSuite(WLSuite):
+    """Non-isomorphic strongly regular graphs with equal parameters (2-FWL-equivalent).
+
+    * srg(16,6,2,2): Shrikhande vs the 4x4 rook's graph;
+    * srg(16,9,4,6): their complements;
+    * srg(28,12,6,4): T(8) and the three Chang graphs, all 6 pairs;
+    * srg(36,15,6,6): Latin square graphs of the Cayley tables of Z6 and S3.
+
+    Non-isomorphism of every pair is checked in the test suite.
+    """
+
+    name = "suite_sr"
+    suite = "sr"
+
+    def _build(self) -> list[SuitePair]:
+        shr, rook = shrikhande(), rook_graph(4)
+        pairs = [SuitePair("shrikhande_vs_rook4", "srg(16,6,2,2)", shr, rook),
+                 SuitePair("co-shrikhande_vs_co-rook4", "srg(16,9,4,6)",
+                           complement(shr), complement(rook))]
+        t8 = [triangular_graph(8)] + chang_graphs()
+        for a, b in itertools.combinations(t8, 2):
+            pairs.append(SuitePair(f"{a.name.lower()}_vs_{b.name}", "srg(28,12,6,4)", a, b))
+        pairs.append(SuitePair("latin_z6_vs_s3", "srg(36,15,6,6)",
+                               latin_square_graph(_cayley_table_z(6), "latin(Z6)"),
+                               latin_square_graph(_cayley_table_s3(), "latin(S3)")))
+        return pairs
+
+
+class RegularSuite(WLSuite):
+    """Random pairs of d-regular graphs on n nodes: 1-WL-equivalent (constant colours) and
+    verified non-isomorphic (VF2++); redrawn with the next seed when isomorphic.
+
+    Pair ``k`` uses the ``k mod len(shapes)``-th (n, d) of ``shapes`` and networkx's
+    ``random_regular_graph`` with seeds derived from ``seed`` and ``k``.
+    """
+
+    name = "suite_regular"
+    suite = "regular"
+    SHAPES: tuple[tuple[int, int], ...] = ((10, 3), (12, 3), (12, 4), (16, 3), (16, 4),
+                                           (20, 3), (20, 4), (20, 5))
+
+    def __init__(self, num_pairs: int = 24, seed: int = 0):
+        self.num_pairs = num_pairs
+        self.seed = seed
+
+    def _build(self) -> list[SuitePair]:
+        pairs = []
+        for k in range(self.num_pairs):
+            n, d = self.SHAPES[k % len(self.SHAPES)]
+            base = 1_000_003 * self.seed + 1000 * k
+            g = _random_regular(n, d, base)
+            attempt = 1
+            h = _random_regular(n, d, base + attempt)
+            while _isomorphic(g, h):
+                attempt += 1
+                if attempt > 100:
+                    raise DatasetError(f"suite regular: no non-isomorphic pair for n={n}, d={d}")
+                h = _random_regular(n, d, base + attempt)
+            pairs.append(SuitePair(f"regular_{k}_n{n}_d{d}", f"{d}-regular", g, h))
+        return pairs
+
+
+# ---------------------------------------------------------------------- file suites
+_SOURCES = {
+    "exp": "ralphabb/GNN-RNI, Data/EXP/GRAPHSAT.txt",
+    "cexp": "ralphabb/GNN-RNI, Data/CEXP/GRAPHSAT.txt",
+    "csl": "the CSL benchmark (e.g. gasmichel/PathNNs_expressive, data/CSL)",
+    "sr25": "sr251256.g6 (McKay's strongly regular graphs, e.g. balcilar/gnn-matlang)",
+    "brec": "GraphPKU/BREC, customize/Data/raw/*.npy",
+}
+_ENV_FOLDERS = {"exp": "EXP", "cexp": "CEXP", "csl": "CSL", "sr25": "SR25", "brec": "BREC"}
+
+
+def _folder(root: str | None, suite: str) -> Path:
+    """``root``, else ``$WLKIT_WL_DATA/<EXP|CEXP|...>``; an error with a hint otherwise."""
+    if root is None:
+        env = os.environ.get("WLKIT_WL_DATA")
+        if not env:
+            raise DatasetError(
+                f"suite {suite!r} reads files and no folder was given\n    hint: pass --root DIR "
+                f"(or `root:` in the pipeline, or set WLKIT_WL_DATA to the folder holding "
+                f"{_ENV_FOLDERS[suite]}/); the files come from {_SOURCES[suite]}")
+        return Path(env).expanduser() / _ENV_FOLDERS[suite]
+    return Path(root).expanduser()
+
+
+def _need(folder: Path, names: list[str], suite: str) -> None:
+    missing = [n for n in names if not (folder / n).is_file()]
+    if missing:
+        raise DatasetError(
+            f"suite {suite!r}: {', '.join(missing)} not found in {folder}\n    hint: put "
+            f"{' and '.join(names)} into that folder (or point --root at the folder holding "
+            f"them); the files come from {_SOURCES[suite]}")
+
+
+def _read(reader: Callable[[], Any], where: Path) -> Any:
+    """Run a file reader; format and I/O errors become a DatasetError naming the file."""
+    try:
+        return reader()
+    except WLFormatError as exc:
+        raise DatasetError(f"malformed benchmark file: {exc}") from None
+    except (OSError, UnicodeDecodeError, ValueError, EOFError) as exc:
+        raise DatasetError(f"{where}: cannot read: {type(exc).__name__}: {exc}") from None
+
+
+class ExpSuite(WLSuite):
+    """EXP (Abboud et al. 2021): 600 pairs of planar SAT formulas as graphs, each pair
+    1-WL-equivalent with one satisfiable and one unsatisfiable member; node labels
+    (clause / literal) are the input. ``root``: the folder holding ``GRAPHSAT.txt``."""
+
+    name = "suite_exp"
+    suite = "exp"
+    label_width = 2
+    from_files = True
+
+    def __init__(self, root: str | None = None):
+        self.root = root
+
+    def describe(self) -> str:
+        return f"{self.suite} ({_folder(self.root, self.suite)})"
+
+    def _category(self, index: int) -> str:
+        return "exp"
+
+    def _build(self) -> list[SuitePair]:
+        folder = _folder(self.root, self.suite)
+        _need(folder, ["GRAPHSAT.txt"], self.suite)
+        graphs = _read(lambda: read_ppgn_text(folder / "GRAPHSAT.txt"), folder / "GRAPHSAT.txt")
+        if len(graphs) % 2:
+            raise DatasetError(f"{folder / 'GRAPHSAT.txt'}: odd number of graphs "
+                               f"({len(graphs)}); graphs 2i and 2i+1 must form pair i")
+        for g, _ in graphs:
+            if g.node_labels is not None and len(g.node_labels) and g.node_labels.max() > 1:
+                raise DatasetError(f"{folder / 'GRAPHSAT.txt'}: graph {g.name}: node labels "
+                                   "must be 0 (clause) or 1 (literal)")
+        return [SuitePair(f"{self.suite}_{i}", self._category(i), graphs[2 * i][0],
+                          graphs[2 * i + 1][0]) for i in range(len(graphs) // 2)]
+
+
+class CExpSuite(ExpSuite):
+    """CEXP: EXP with the even pairs corrupted so that 1-WL separates them (category
+    ``corrupted``); the odd pairs stay 1-WL-equivalent (category ``exp``)."""
+
+    name = "suite_cexp"
+    suite = "cexp"
+
+    def _category(self, index: int) -> str:
+        return "corrupted" if index % 2 == 0 else "exp"
+
+
+class SR25Suite(WLSuite):
+    """SR25: the 15 strongly regular graphs srg(25,12,5,6), all 105 pairs
+    (2-FWL-equivalent). ``root``: the folder holding ``sr251256.g6``."""
+
+    name = "suite_sr25"
+    suite = "sr25"
+    from_files = True
+    FILE = "sr251256.g6"
+
+    def __init__(self, root: str | None = None):
+        self.root = root
+
+    def describe(self) -> str:
+        return f"sr25 ({_folder(self.root, 'sr25')})"
+
+    def _build(self) -> list[SuitePair]:
+        folder = _folder(self.root, "sr25")
+        _need(folder, [self.FILE], "sr25")
+        graphs = _read(lambda: read_graph6(folder / self.FILE), folder / self.FILE)
+        if len(graphs) < 2:
+            raise DatasetError(f"{folder / self.FILE}: expected 15 graphs, found {len(graphs)}")
+        return [SuitePair(f"sr25_{i}_{j}", "srg(25,12,5,6)", graphs[i], graphs[j])
+                for i, j in itertools.combinations(range(len(graphs)), 2)]
+
+
+class BRECSuite(WLSuite):
+    """BREC (Wang & Zhang 2023): up to 400 pairs in seven files, with the official pair ids.
+
+    ``root`` holds any of ``basic.npy regular.npy str.npy extension.npy cfi.npy 4vtx.npy
+    dr.npy`` (BREC's ``customize/Data/raw``). ``categories`` picks files by stem; by default
+    every file present is read (at least one must be). Pair ``k`` of file ``f`` gets the
+    official id ``BREC_OFFSETS[f] + k`` and the category ``BREC_NAMES[f]``. Each file must
+    hold its official number of pairs (:data:`BREC_COUNTS`).
+    """
+
+    name = "suite_brec"
+    suite = "brec"
+    from_files = True
+
+    def __init__(self, root: str | None = None, categories: list | None = None):
+        unknown = [c for c in categories or [] if c not in BREC_CATEGORIES]
+        if unknown:
+            raise DatasetError(f"suite brec: unknown categories {unknown}\n    hint: choose "
+                               f"from {', '.join(BREC_CATEGORIES)}")
+        self.root = root
+        self.categories_wanted = list(categories) if categories else None
+
+    def files(self) -> tuple[list[str], list[str]]:
+        """(category files read, official categories missing from ``root``)."""
+        folder = _folder(self.root, "brec")
+        present = [c for c in BREC_CATEGORIES if (folder / f"{c}.npy").is_file()]
+        missing = [c for c in BREC_CATEGORIES if c not in present]
+        if self.categories_wanted is not None:
+            _need(folder, [f"{c}.npy" for c in self.categories_wanted], "brec")
+            return [c for c in BREC_CATEGORIES if c in self.categories_wanted], missing
+        if not present:
+            _need(folder, [f"{c}.npy" for c in BREC_CATEGORIES], "brec")
+        return present, missing
+
+    def describe(self) -> str:
+        read, missing = self.files()
+        text = f"brec ({_folder(self.root, 'brec')}: {', '.join(read)}"
+        return text + (f"; absent: {', '.join(missing)})" if missing else ")")
+
+    def _build(self) -> list[SuitePair]:
+        folder = _folder(self.root, "brec")
+        read, _ = self.files()
+        pairs = []
+        for category in read:
+            path = folder / f"{category}.npy"
+            found = _read(lambda path=path: read_brec_npy(path), path)
+            if len(found) != BREC_COUNTS[category]:
+                raise DatasetError(f"{path}: BREC's {category} file holds "
+                                   f"{BREC_COUNTS[category]} pairs, this one {len(found)}")
+            offset = BREC_OFFSETS[category]
+            pairs += [SuitePair(str(offset + k), BREC_NAMES[category], g, h)
+                      for k, (g, h) in enumerate(found)]
+        return pairs
+
+
+# ---------------------------------------------------------------------- EXP as training data
+class ExpDataset(GraphDataset):
+    """EXP / CEXP as 2-class graph classification (satisfiable = 1), 10-fold protocol.
+
+    The protocol of the RNI paper's code (Abboud et al. 2021, ``GNNHyb.py``): with N graphs
+    in file order and n = N // 10, fold ``f``'s test set is graphs ``f*n .. (f+1)*n - 1``;
+    of the remaining graphs (in order), block ``f`` of size ``len // 10`` is the validation
+    set and the rest the training set. Blocks have even sizes and start at even offsets, so
+    both members of a pair (graphs 2i, 2i+1, one SAT and one UNSAT) always fall into the same
+    split and every split is exactly class-balanced (stratified). The RNI paper reports the
+    mean test accuracy over the 10 folds. Nodes carry one-hot labels (clause / literal).
+    ``root``: the folder holding ``GRAPHSAT.txt`` (default ``$WLKIT_WL_DATA/EXP``).
+    """
+
+    name = "exp"
+    suite = "exp"
+    FOLDS = 10
+
+    def __init__(self, root: str | None = None, fold: int = 0):
+        if not 0 <= fold < self.FOLDS:
+            raise DatasetError(f"{self.name}: fold must be in 0..{self.FOLDS - 1}, got {fold}")
+        self.root = root
+        self.fold = fold
+
+    def info(self) -> DatasetInfo:
+        return DatasetInfo(task="multiclass", num_tasks=2, metric="accuracy",
+                           higher_is_better=True, node_feat_dim=2, num_graphs=1200)
+
+    def _path(self) -> Path:
+        folder = _folder(self.root, self.suite)
+        _need(folder, ["GRAPHSAT.txt"], self.suite)
+        return folder / "GRAPHSAT.txt"
+
+    def prepare_data(self) -> None:
+        self._path()
+
+    def load(self) -> LoadedDataset:
+        path = self._path()
+        data = _read(lambda: read_ppgn_text(path), path)
+        graphs = [to_dgl_input(g, 2) for g, _ in data]
+        labels = torch.tensor([label for _, label in data], dtype=torch.long)
+        if not set(labels.tolist()) <= {0, 1}:
+            raise DatasetError(f"{path}: graph labels must be 0 or 1")
+        return LoadedDataset(graphs, labels, rni_folds(len(graphs), self.fold, self.FOLDS))
+
+    def fingerprint(self) -> str:
+        path = self._path()
+        stat = path.stat()
+        blob = json.dumps([self.name, str(path.resolve()), stat.st_size, stat.st_mtime_ns,
+                           self.fold])
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+class CExpDataset(ExpDataset):
+    """CEXP as 2-class classification; same protocol as :class:`ExpDataset`."""
+
+    name = "cexp"
+    suite = "cexp"
+
+
+def rni_folds(num_graphs: int, fold: int, folds: int = 10) -> dict[str, torch.Tensor]:
+    """The RNI paper's contiguous k-fold split (see :class:`ExpDataset`)."""
+    n = num_graphs // folds
+    everything = torch.arange(num_graphs)
+    test = everything[fold * n:(fold + 1) * n]
+    rest = torch.cat([everything[:fold * n], everything[(fold + 1) * n:]])
+    m = len(rest) // folds
+    valid = rest[fold * m:(fold + 1) * m]
+    train = torch.cat([rest[:fold * m], rest[(fold + 1) * m:]])
+    return {"train": train, "valid": valid, "test": test}
+
+
+# ---------------------------------------------------------------------- registration
+_ROOT_DOC = ("folder holding the suite's files (default: $WLKIT_WL_DATA/<EXP|CEXP|CSL|SR25|"
+             "BREC>)")
+
+
+@hookimpl
+def wlkit_datasets() -> list[DatasetRecord]:
+    root = Param("root", str, None, _ROOT_DOC, nullable=True)
+    return [
+        DatasetRecord(name="suite_classic", factory=ClassicSuite,
+                      summary="Separation suite: C6/2xC3, decalin/bicyclopentyl, "
+                              "Shrikhande/rook, CFI(K4)."),
+        DatasetRecord(name="suite_csl", factory=CSLSuite,
+                      summary="Separation suite: the 45 CSL class pairs (generated, or the "
+                              "reference pickles with root).",
+                      params=(Param("root", str, None, "folder holding CSL's pickles "
+                                    "(default: generate the graphs exactly)", nullable=True),
+                              Param("num_nodes", int, 41, "cycle length n of C(n, R)",
+                                    minimum=34))),
+        DatasetRecord(name="suite_cfi", factory=CFISuite,
+                      summary="Separation suite: CFI pairs over K4, the cube and Petersen."),
+        DatasetRecord(name="suite_sr", factory=SRSuite,
+                      summary="Separation suite: equal-parameter strongly regular pairs "
+                              "(16, 28 and 36 nodes)."),
+        DatasetRecord(name="suite_regular", factory=RegularSuite,
+                      summary="Separation suite: random non-isomorphic d-regular pairs "
+                              "(1-WL-equivalent).",
+                      params=(Param("num_pairs", int, 24, "number of pairs", minimum=1),
+                              Param("seed", int, 0, "seed of the random graphs"))),
+        DatasetRecord(name="suite_exp", factory=ExpSuite,
+                      summary="Separation suite: EXP's 600 1-WL-equivalent pairs (file).",
+                      params=(root,)),
+        DatasetRecord(name="suite_cexp", factory=CExpSuite,
+                      summary="Separation suite: CEXP's 600 pairs, 300 corrupted (file).",
+                      params=(root,)),
+        DatasetRecord(name="suite_sr25", factory=SR25Suite,
+                      summary="Separation suite: the 105 pairs of srg(25,12,5,6) (file).",
+                      params=(root,)),
+        DatasetRecord(name="suite_brec", factory=BRECSuite,
+                      summary="Separation suite: BREC's pairs with official ids (up to 7 "
+                              ".npy files).",
+                      params=(root, Param("categories", list, None,
+                                          "BREC files to read (basic, regular, str, "
+                                          "extension, cfi, 4vtx, dr); default: all present",
+                                          nullable=True))),
+        DatasetRecord(name="exp", factory=ExpDataset,
+                      summary="EXP: SAT vs UNSAT of 1-WL-equivalent pairs, 10-fold (RNI "
+                              "paper's protocol).",
+                      params=(root, Param("fold", int, 0, "test fold (0..9)", minimum=0,
+                                          maximum=9))),
+        DatasetRecord(name="cexp", factory=CExpDataset,
+                      summary="CEXP: EXP with 300 corrupted pairs, 10-fold (RNI paper's "
+                              "protocol).",
+                      params=(root, Param("fold", int, 0, "test fold (0..9)", minimum=0,
+                                          maximum=9))),
+    ]

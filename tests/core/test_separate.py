@@ -1,0 +1,367 @@
+"""``wlkit separate``: the BREC-style decision, its reliability control, the invariant-family
+guard (GIN+sum never separates a 1-WL-equivalent pair), policies, and the command line."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from tests.conftest import SHARED_DATA
+from wlkit import (
+    MessagePassing,
+    SubgraphPolicy,
+    SubgraphPolicyRecord,
+    hookimpl,
+    node_offsets,
+    registered_plugin,
+)
+from wlkit import graphs as G
+from wlkit.cli import main
+from wlkit.datasets.wl_suites import BRECSuite, ClassicSuite, CSLSuite, ExpSuite
+from wlkit.pipeline.loader import validate_pipeline
+from wlkit.separate import (
+    NODE_KEY,
+    SeparateSettings,
+    Separator,
+    hotelling_t2,
+    load_suite,
+    run_separate,
+    t2_threshold,
+)
+
+DATA = Path(os.environ.get("WLKIT_WL_DATA", SHARED_DATA / "wl"))
+# Small and fast: R = 12 relabelings, 4 outputs (threshold 21.1), hidden 8, 2 layers.
+FAST = {"relabelings": 12, "output_dim": 4, "batch_size": 128}
+
+
+def pipeline(encodings=(), policy=None, **model):
+    data = {"name": "t", "dataset": "wl_pairs", "encodings": list(encodings),
+            "model": {"hidden": 8, "num_layers": 2, **model}}
+    if policy is not None:
+        data["policy"] = policy
+    return validate_pipeline(data).data
+
+
+def decide_all(cfg, pairs, label_width=0, **settings):
+    sep = Separator(cfg, label_width, SeparateSettings(**{**FAST, **settings}))
+    return sep, [sep.decide(p.first, p.second, i) for i, p in enumerate(pairs)]
+
+
+def need(*parts: str) -> Path:
+    path = DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"WL benchmark data not found at {path} (set WLKIT_WL_DATA)")
+    return path
+
+
+# ---------------------------------------------------------------------- the statistic
+def test_threshold_matches_brec_and_follows_the_f_distribution():
+    assert t2_threshold(16, 32) == pytest.approx(72.34, abs=0.005)
+    assert t2_threshold(4, 12) == pytest.approx(21.1, abs=0.05)
+    assert t2_threshold(16, 64) < t2_threshold(16, 32)
+    with pytest.raises(Exception, match="must exceed the output dimension"):
+        t2_threshold(16, 16)
+    assert SeparateSettings(threshold=5.0).resolved_threshold() == 5.0
+
+
+def test_hotelling_t2_properties():
+    rng = np.random.default_rng(0)
+    assert hotelling_t2(np.zeros((32, 16))) == 0.0
+    noise = rng.normal(size=(32, 16))
+    assert hotelling_t2(noise) < 5  # BREC's statistic of pure noise is O(q / R)
+    shifted = noise + 3.0
+    assert hotelling_t2(shifted) > 72.34  # 3 standard deviations in 16 coordinates
+    # A difference identical in every relabeling has (numerically) zero covariance; the
+    # floor turns the pseudo-inverse's arbitrary answer into a large, well-defined one.
+    constant = np.tile(np.linspace(1, 2, 16), (32, 1))
+    assert 1e6 < hotelling_t2(constant, floor=1e-3) < 1e9
+    # ... and differences far below the floor never reach a threshold.
+    assert hotelling_t2(rng.normal(scale=1e-8, size=(32, 16)) + 1e-8, floor=1e-5) < 1e-3
+
+
+# ---------------------------------------------------------------------- node keys
+def test_node_keys_map_relabelled_nodes_back():
+    sep = Separator(pipeline(), 0, SeparateSettings(**FAST))
+    g = G.decalin()
+    perm = np.random.default_rng(1).permutation(g.num_nodes)
+    (item,) = sep.inputs([g], [perm])
+    d, _ = item
+    key = d.ndata[NODE_KEY]
+    assert key.dtype == torch.int64
+    src, dst = d.edges()
+    back = {tuple(sorted((int(key[u]), int(key[v])))) for u, v in zip(src, dst)}
+    assert back == {tuple(e) for e in g.edges.tolist()}
+
+
+# ---------------------------------------------------------------------- the guard
+ONE_WL_SUITES = ["classic", "csl", "cfi", "sr", "regular"]
+
+
+@pytest.mark.parametrize("name", ONE_WL_SUITES)
+def test_gin_sum_never_separates_a_one_wl_equivalent_pair(name):
+    """GIN with sum aggregation and readout is bounded by 1-WL: on pairs 1-WL cannot tell
+    apart, a separation would be a bug in the model or in the test. The control (relabelings
+    of one graph) must never fire for this deterministic model."""
+    suite = load_suite(name)
+    pairs = suite.pairs()[:8]
+    one_wl = suite.oracle_labels(["1-WL"])["1-WL"]
+    sep, results = decide_all(pipeline(), pairs, suite.label_width)
+    assert sep.bound() == "1-WL"
+    for pair, res, wl in zip(pairs, results, one_wl):
+        assert res["reliable"] and res["control_t2"] < sep.threshold, pair.id
+        assert not res["separated"] or wl, f"{pair.id}: T² {res['t2']} without 1-WL"
+
+
+def test_gin_sum_trained_never_separates_one_wl_equivalent_pairs():
+    pairs = ClassicSuite().pairs()[:3] + CSLSuite().pairs()[:2]
+    sep, results = decide_all(pipeline(), pairs, trained=True, epochs=3, lr=1e-2)
+    for pair, res in zip(pairs, results):
+        assert res["training"]["epochs"] >= 1
+        assert res["reliable"] and not res["separated"], (pair.id, res)
+
+
+def _benchmark_pairs(name):
+    folder = need({"exp": "EXP", "brec": "BREC"}[name])
+    suite = ExpSuite(str(folder)) if name == "exp" else BRECSuite(str(folder))
+    one_wl = suite.oracle_labels(["1-WL"])["1-WL"]
+    pairs = suite.pairs()
+    chosen = [0, 1, 2, len(pairs) - 2, len(pairs) - 1]  # BREC: basic and regular
+    assert not one_wl[chosen].any()
+    return suite, [pairs[i] for i in chosen]
+
+
+@pytest.mark.parametrize("name", ["exp", "brec"])
+def test_gin_sum_on_benchmark_files(name):
+    suite, pairs = _benchmark_pairs(name)
+    _, results = decide_all(pipeline(), pairs, suite.label_width)
+    for pair, res in zip(pairs, results):
+        assert res["reliable"] and not res["separated"], (pair.id, res)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["exp", "brec"])
+def test_gin_sum_trained_on_benchmark_files(name):
+    # test_gin_sum_trained_never_separates_one_wl_equivalent_pairs covers this quickly.
+    suite, pairs = _benchmark_pairs(name)
+    _, results = decide_all(pipeline(), pairs, suite.label_width, trained=True, epochs=4)
+    for pair, res in zip(pairs, results):
+        assert res["reliable"] and not res["separated"], (pair.id, res)
+
+
+# ---------------------------------------------------------------------- the harness separates
+def test_gin_rwse_separates_what_it_should():
+    cfg = pipeline(encodings=[{"name": "rwse", "steps": 8}])
+    sep, results = decide_all(cfg, ClassicSuite().pairs())
+    assert sep.bound() is None  # encodings lift the 1-WL bound
+    # C6 vs 2xC3 (triangles) and decalin vs bicyclopentyl (5-rings); SRGs and CFI(K4) have
+    # equal RWSE on every node.
+    assert [r["separated"] for r in results] == [True, True, False, False]
+    assert all(r["reliable"] for r in results)
+
+
+def test_gin_rwse_separates_csl_classes():
+    pairs = CSLSuite().pairs()
+    cfg = pipeline(encodings=[{"name": "rwse", "steps": 20}])
+    chosen = [pairs[i] for i in (0, 8, 20, 44)]  # R=2/3, 2/16, 4/12, 13/16
+    _, results = decide_all(cfg, chosen)
+    assert all(r["separated"] and r["reliable"] for r in results), results
+
+
+# ---------------------------------------------------------------------- policies and noise
+class _Body(nn.Module):
+    def __init__(self, parts, extra):
+        super().__init__()
+        self.node_input = parts.node_input
+        self.stack = MessagePassing(parts)
+        self.readout = parts.make_readout(parts.hidden)
+        self.out_dim = self.readout.out_dim
+        self.extra = extra
+        self.weight = nn.Parameter(torch.randn(parts.hidden))
+
+    def forward(self, graph, policy_batch):
+        h = self.node_input(graph) + self.extra(self, graph, policy_batch)
+        return self.readout(graph, self.stack(graph, h))
+
+
+class TrianglePolicy(SubgraphPolicy):
+    """prepare: triangles through each node (invariant); the model adds count * w."""
+
+    def __init__(self, oracle: str | None = None):
+        self.wl_oracle = oracle
+
+    def prepare(self, graph):
+        n = graph.num_nodes()
+        a = torch.zeros(n, n)
+        src, dst = graph.edges()
+        a[src, dst] = 1.0
+        return {"triangles": (a @ a @ a).diagonal() / 2}
+
+    def collate(self, graphs, prepared):
+        assert len(node_offsets(graphs)) == len(graphs)
+        return torch.cat([p["triangles"] for p in prepared])
+
+    def build(self, parts):
+        return _Body(parts, lambda body, g, counts: counts[:, None] * body.weight)
+
+
+class KeyedNoisePolicy(SubgraphPolicy):
+    """Stochastic: fresh noise in training; in eval noise row = _node_key (the convention)."""
+
+    def build(self, parts):
+        def noise(body, g, _):
+            if not body.training and NODE_KEY in g.ndata:
+                gen = torch.Generator().manual_seed(0)
+                table = torch.randn(1000, parts.hidden, generator=gen)
+                return table[g.ndata[NODE_KEY]]
+            return torch.randn(g.num_nodes(), parts.hidden)
+
+        return _Body(parts, noise)
+
+
+class DriftPolicy(SubgraphPolicy):
+    """Broken on purpose: the output drifts with every forward call (stateful)."""
+
+    def build(self, parts):
+        calls = {"n": 0}
+
+        def drift(body, g, _):
+            calls["n"] += 1
+            return torch.full((g.num_nodes(), parts.hidden), float(calls["n"]))
+
+        return _Body(parts, drift)
+
+
+_toys = types.SimpleNamespace(wlkit_subgraph_policies=hookimpl(lambda: [
+    SubgraphPolicyRecord(name="toy_triangles", factory=TrianglePolicy, summary="toy",
+                         expressivity=">1-WL", params=()),
+    SubgraphPolicyRecord(name="toy_keyed_noise", factory=KeyedNoisePolicy, summary="toy",
+                         stochastic=True, expressivity=">1-WL"),
+    SubgraphPolicyRecord(name="toy_drift", factory=DriftPolicy, summary="toy",
+                         permutation_invariant=False, expressivity="none"),
+]))
+
+
+@pytest.fixture
+def toys():
+    with registered_plugin(_toys, "toy-separate-policies"):
+        yield
+
+
+def test_policy_prepare_and_collate_run_on_relabelled_graphs(toys, tmp_path):
+    pairs = ClassicSuite().pairs()
+    _, results = decide_all(pipeline(policy="toy_triangles"), pairs)
+    assert [r["separated"] for r in results] == [True, False, False, False]
+
+    class Lying(TrianglePolicy):
+        def __init__(self):
+            super().__init__("1-WL")  # claims a 1-WL bound, but counts triangles
+
+    with registered_plugin(types.SimpleNamespace(wlkit_subgraph_policies=hookimpl(lambda: [
+            SubgraphPolicyRecord(name="toy_lying", factory=Lying, summary="toy")])), "lying"):
+        result = run_separate(pipeline(policy="toy_lying"), "classic", out=tmp_path / "o",
+                              settings=SeparateSettings(**FAST), progress=False)
+    assert result["bound"] == "1-WL" and result["oracles"] == ["1-WL", "2-FWL"]
+    assert result["violations"] == ["c6_vs_2c3"]
+
+
+def test_policy_oracle_column(toys, tmp_path):
+    with registered_plugin(types.SimpleNamespace(wlkit_subgraph_policies=hookimpl(lambda: [
+            SubgraphPolicyRecord(name="toy_ego", factory=lambda: TrianglePolicy("ego1+"),
+                                 summary="toy")])), "ego-toy"):
+        result = run_separate(pipeline(policy="toy_ego"), "classic", out=tmp_path / "o",
+                              settings=SeparateSettings(**FAST, limit=2), progress=False)
+    assert result["oracles"] == ["1-WL", "2-FWL", "ego1+"]
+    assert result["pairs"][0]["oracles"] == {"1-WL": False, "2-FWL": True, "ego1+": True}
+    assert result["totals"]["cycles"]["oracles"]["ego1+"] == 1
+
+
+def test_stochastic_model_with_keyed_noise_is_reliable(toys):
+    pairs = ClassicSuite().pairs()[:2]
+    sep, results = decide_all(pipeline(policy="toy_keyed_noise"), pairs)
+    assert all(r["reliable"] and r["control_t2"] < 0.1 for r in results)
+    assert all(r["separated"] for r in results)  # the fixed noise breaks the symmetry
+
+
+def test_control_fires_for_a_drifting_model(toys):
+    _, results = decide_all(pipeline(policy="toy_drift"), ClassicSuite().pairs()[:1],
+                            batch_size=1000)
+    (res,) = results
+    assert not res["reliable"] and not res["separated"]
+    assert res["control_t2"] > 1000
+
+
+def test_edge_feature_layers_get_a_constant_edge_input():
+    cfg = pipeline()  # gine needs a dataset with edge features to validate; suites have none
+    cfg["model"]["layer"] = {"name": "gine", "eps": 0.0, "learn_eps": True, "mlp_factor": 2}
+    sep = Separator(cfg, 0, SeparateSettings(**FAST))
+    assert sep.edge_feat_dim == 1
+    res = sep.decide(G.cycle(6), G.disjoint_union(G.cycle(3), G.cycle(3)), 0)
+    assert res["reliable"] and not res["separated"]
+
+
+# ---------------------------------------------------------------------- the command line
+SMALL = """\
+name: small
+dataset: wl_pairs
+model: {layer: gin, aggregator: sum, num_layers: 2, hidden: 8, readout: sum}
+"""
+
+
+def run_cli(*args):
+    return main(["separate", *map(str, args)])
+
+
+def test_cli_writes_json_table_and_png(tmp_path, write_pipeline, capsys):
+    path = write_pipeline(SMALL + "encodings: [{name: rwse, steps: 6}]\n")
+    out = tmp_path / "sep"
+    assert run_cli(path, "--suite", "classic", "--out", out, "--relabelings", 12,
+                   "--output-dim", 4) == 0
+    printed = capsys.readouterr().out
+    assert "category" in printed and "total" in printed and "cycles" in printed
+    result = json.loads((out / "separation.json").read_text())
+    assert result["suite"] == "classic" and result["settings"]["relabelings"] == 12
+    assert math.isclose(result["settings"]["threshold"], t2_threshold(4, 12))
+    first = result["pairs"][0]
+    assert set(first) == {"id", "category", "separated", "reliable", "t2", "control_t2",
+                          "oracles"}
+    assert first["oracles"] == {"1-WL": False, "2-FWL": True}
+    assert result["totals"]["cycles"] == {"pairs": 1, "separated": 1, "unreliable": 0,
+                                          "oracles": {"1-WL": 0, "2-FWL": 1}}
+    assert result["overall"]["pairs"] == 4
+    assert (out / "separation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # never over earlier results
+    assert run_cli(path, "--suite", "classic", "--out", out) == 2
+    assert "not empty" in capsys.readouterr().err
+
+
+def test_cli_errors(tmp_path, write_pipeline, capsys, monkeypatch):
+    path = write_pipeline(SMALL)
+    assert run_cli(path, "--suite", "csk") == 2
+    assert "did you mean 'csl'" in capsys.readouterr().err
+    monkeypatch.delenv("WLKIT_WL_DATA", raising=False)
+    assert run_cli(path, "--suite", "brec", "--out", tmp_path / "a") == 2
+    err = capsys.readouterr().err
+    assert "--root" in err and "GraphPKU/BREC" in err and "Traceback" not in err
+    assert run_cli(path, "--suite", "sr25", "--root", tmp_path, "--out", tmp_path / "b") == 2
+    assert "sr251256.g6 not found" in capsys.readouterr().err
+    assert run_cli(path, "--suite", "classic", "--root", tmp_path) == 2
+    assert "drop --root" in capsys.readouterr().err
+    assert run_cli(path, "--suite", "classic", "--relabelings", 8) == 2
+    assert "must exceed the output dimension" in capsys.readouterr().err
+
+
+def test_docstring_examples():
+    import doctest
+
+    import wlkit.separate
+
+    result = doctest.testmod(wlkit.separate, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
