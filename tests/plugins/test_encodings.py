@@ -55,3 +55,107 @@ def test_invalid_steps():
         from wlkit.plugins.encodings import RandomWalkSE
 
         RandomWalkSE(0)
+
+
+# --------------------------------------------------------------------- lappe and degree
+def lappe(**params):
+    return instantiate("positional_encoding", {"name": "lappe", **params})
+
+
+def _normalised_laplacian(g):
+    n = g.num_nodes()
+    A = np.zeros((n, n))
+    src, dst = g.edges()
+    A[src.numpy(), dst.numpy()] = 1
+    d = A.sum(1)
+    inv = np.where(d > 0, 1 / np.sqrt(np.maximum(d, 1e-12)), 0)
+    return np.eye(n) - inv[:, None] * A * inv[None, :]
+
+
+def test_lappe_columns_are_the_smallest_nontrivial_eigenvectors():
+    g = dgl.from_networkx(nx.gnm_random_graph(12, 24, seed=1))
+    L = _normalised_laplacian(g)
+    pe = lappe(k=4).compute(g).double().numpy()
+    values = np.linalg.eigvalsh(L)
+    for i in range(4):
+        v = pe[:, i]
+        np.testing.assert_allclose(L @ v, values[i + 1] * v, atol=1e-5)
+        assert abs(np.linalg.norm(v) - 1) < 1e-5
+
+
+def test_lappe_k_at_least_n_is_an_error_or_zero_padded():
+    from wlkit import WlkitError
+
+    g = dgl.to_bidirected(dgl.graph((torch.arange(4), (torch.arange(4) + 1) % 4)))
+    with pytest.raises(WlkitError, match="k=4 eigenvectors asked for, but a graph has 4 nodes"):
+        lappe(k=4).compute(g)
+    padded = lappe(k=5, pad=True).compute(g)
+    assert padded.shape == (4, 5) and torch.equal(padded[:, 3:], torch.zeros(4, 2))
+    assert padded[:, :3].abs().sum() > 0
+
+
+def test_lappe_random_sign_flip_per_graph_in_training_only():
+    flip = lappe(k=3).input_module()
+    g = dgl.batch([dgl.rand_graph(5, 10), dgl.rand_graph(7, 12)])
+    pe = torch.rand(12, 3) + 0.1
+    assert torch.equal(flip.eval()(g, pe), pe)
+    flip.train()
+    seen = set()
+    for _ in range(20):
+        ratio = flip(g, pe) / pe
+        assert set(ratio.unique().tolist()) <= {-1.0, 1.0}
+        assert torch.equal(ratio[:5], ratio[:1].expand(5, 3))  # one sign per graph and column
+        assert torch.equal(ratio[5:], ratio[5:6].expand(7, 3))
+        seen.add(tuple(ratio[0].tolist() + ratio[5].tolist()))
+    assert len(seen) > 1
+
+
+def test_signnet_is_sign_invariant():
+    net = lappe(k=3, sign="signnet", signnet_dim=8).input_module()
+    g = dgl.from_networkx(nx.gnm_random_graph(9, 15, seed=2))
+    pe = lappe(k=3).compute(g)
+    out = net(g, pe)
+    assert out.shape == (9, 8)
+    torch.testing.assert_close(net(g, pe * torch.tensor([-1.0, 1.0, -1.0])), out)
+    assert lappe(k=3, sign="none").input_module() is None
+
+
+def test_lappe_cache_is_reused_and_keyed_by_k_only(tmp_path):
+    from wlkit.model.data import attach_encodings
+    from wlkit.plugins.encodings import LaplacianPE
+
+    calls = []
+
+    class Counting(LaplacianPE):
+        def compute(self, graph):
+            calls.append(1)
+            return super().compute(graph)
+
+    graphs = [dgl.from_networkx(nx.cycle_graph(n)) for n in (6, 7, 8)]
+    attach_encodings(graphs, [Counting(k=3)], tmp_path)
+    first = [g.ndata["pe"].clone() for g in graphs]
+    attach_encodings(graphs, [Counting(k=3, sign="signnet")], tmp_path)
+    assert len(calls) == 3  # the second run read the cache
+    assert all(torch.equal(a, g.ndata["pe"]) for a, g in zip(first, graphs))
+    assert Counting(k=3).cache_key() != Counting(k=4).cache_key()
+
+
+def test_encodings_with_input_modules_in_a_model():
+    from wlkit.model.graph_model import NodeInput
+
+    encs = [lappe(k=3, sign="signnet", signnet_dim=5), rwse(4), lappe(k=2)]
+    node_input = NodeInput(8, 0, None, sum(e.dim for e in encs),
+                           pe_modules=[(e.dim, e.input_module()) for e in encs])
+    assert node_input.pe_input[0].num_features == 5 + 4 + 2
+    g = dgl.batch([dgl.rand_graph(6, 12), dgl.rand_graph(4, 6)])
+    g.ndata["pe"] = torch.rand(10, 9)
+    assert node_input.eval()(g).shape == (10, 8)
+
+
+def test_degree_encoding():
+    g = dgl.to_bidirected(dgl.graph(([0, 0, 0], [1, 2, 3])))  # a star
+    onehot = instantiate("positional_encoding", {"name": "degree", "max_degree": 2})
+    assert onehot.dim == 3
+    assert onehot.compute(g).tolist() == [[0, 0, 1], [0, 1, 0], [0, 1, 0], [0, 1, 0]]
+    log = instantiate("positional_encoding", {"name": "degree", "kind": "log"})
+    torch.testing.assert_close(log.compute(g)[:, 0], torch.log1p(torch.tensor([3.0, 1, 1, 1])))
