@@ -1,0 +1,727 @@
+"""PathNN (Michel et al., ICML 2023): node updates from the paths that start at each node.
+
+Three path collections, all enumerated once per graph on the CPU and cached by wlkit:
+
+``sp``
+    one shortest path per pair of nodes at distance <= K (not permutation invariant: which
+    path is kept depends on the node numbering, see :func:`enumerate_paths`);
+``sp_plus``
+    all shortest paths between every pair of nodes at distance <= K;
+``ap``
+    all simple paths with at most K edges, each node annotated with its shortest-path
+    distance from the path's start node (the paper's AP + distance encoding).
+
+Layer ``l`` (1..K) reads only the paths with ``l`` edges: one LSTM, shared by all layers,
+runs over each path from its far end towards its start node; the final LSTM states are
+summed (or averaged) into the start nodes, followed by the residual connection, the norm
+and ReLU.
+
+Enumeration is a vectorised frontier expansion in numpy: all paths of length ``l`` are
+extended by one edge at once through CSR neighbour lists, and the extensions that revisit a
+node (AP), leave the shortest-path DAG (SP+) or the shortest-path tree (SP) are filtered
+out. No per-path Python code runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from wlkit import (
+    ModelParts,
+    Param,
+    SubgraphPolicy,
+    SubgraphPolicyRecord,
+    WlkitError,
+    hookimpl,
+    node_offsets,
+)
+
+PATH_KINDS: tuple[str, ...] = ("sp", "sp_plus", "ap")
+"""The path collections: one shortest path, all shortest paths, all simple paths."""
+
+DEFAULT_MAX_PATHS = 2_000_000
+"""Default budget of path candidates per graph (see :class:`PathBudgetError`)."""
+
+_LSTM_CHUNK = 1 << 16
+"""Paths per LSTM call: bounds the memory of evaluation on graphs with many paths."""
+
+
+class PathBudgetError(WlkitError):
+    """Enumerating the paths of a graph would exceed the configured budget.
+
+    Raised by :func:`enumerate_paths` *before* the arrays of the offending length are
+    allocated, with the number of candidates it would have materialised and an upper bound
+    for all lengths (non-backtracking walks, :func:`path_count_bound`).
+    """
+
+
+# --------------------------------------------------------------------------- enumeration
+
+
+class _Graph:
+    """The undirected simple graph underlying ``(src, dst)``: sorted CSR neighbour lists."""
+
+    def __init__(self, num_nodes: int, src: Any, dst: Any):
+        src = np.asarray(src, dtype=np.int64).reshape(-1)
+        dst = np.asarray(dst, dtype=np.int64).reshape(-1)
+        if src.shape != dst.shape:
+            raise ValueError(f"src and dst differ in length: {len(src)} vs {len(dst)}")
+        n = int(num_nodes)
+        u = np.concatenate([src, dst])
+        v = np.concatenate([dst, src])
+        keep = u != v  # self loops are no path steps
+        key = np.unique(u[keep] * max(n, 1) + v[keep])  # sorted, multi-edges merged
+        self.num_nodes = n
+        self.num_edges = len(src)
+        self.src, self.dst = src, dst
+        self.indices = key % max(n, 1)
+        self.indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(key // max(n, 1), minlength=n), out=self.indptr[1:])
+        self.degree = np.diff(self.indptr)
+        self._edge_lookup: tuple[np.ndarray, np.ndarray] | None = None
+
+    def distances(self, limit: int) -> np.ndarray:
+        """Hop distances up to ``limit``, int64 [n, n]; -1 for farther or unreachable pairs.
+
+        Breadth-first frontiers of all start nodes at once: dense matrix products for
+        graphs up to 1024 nodes, scipy's BFS-limited Dijkstra beyond.
+        """
+        n = self.num_nodes
+        out = np.full((n, n), -1, dtype=np.int64)
+        if n == 0:
+            return out
+        if n > 1024:
+            from scipy.sparse import csr_matrix
+            from scipy.sparse.csgraph import dijkstra
+
+            adj = csr_matrix((np.ones(len(self.indices)), self.indices, self.indptr),
+                             shape=(n, n))
+            dist = dijkstra(adj, directed=False, unweighted=True, limit=limit + 0.5)
+            finite = np.isfinite(dist)
+            out[finite] = dist[finite].astype(np.int64)
+            return out
+        adj = np.zeros((n, n), dtype=np.float32)
+        adj[np.repeat(np.arange(n), self.degree), self.indices] = 1.0
+        np.fill_diagonal(out, 0)
+        reached = np.eye(n, dtype=bool)
+        frontier = np.eye(n, dtype=np.float32)
+        for d in range(1, limit + 1):
+            new = (frontier @ adj > 0) & ~reached
+            if not new.any():
+                break
+            out[new] = d
+            reached |= new
+            frontier = new.astype(np.float32)
+        return out
+
+    def edge_ids(self, heads: np.ndarray, tails: np.ndarray) -> np.ndarray:
+        """Id of the input edge ``heads -> tails`` (elementwise); the reverse edge's id when
+        only that direction exists; the smallest id among parallel edges."""
+        n = max(self.num_nodes, 1)
+        if self._edge_lookup is None:
+            src = np.concatenate([self.src, self.dst])
+            dst = np.concatenate([self.dst, self.src])
+            eid = np.concatenate([np.arange(self.num_edges), np.arange(self.num_edges)])
+            reverse = np.repeat([0, 1], self.num_edges)
+            key = src * n + dst
+            order = np.lexsort((eid, reverse, key))  # per key: same direction first, lowest id
+            key, eid = key[order], eid[order]
+            first = np.ones(len(key), dtype=bool)
+            first[1:] = key[1:] != key[:-1]
+            self._edge_lookup = (key[first], eid[first])
+        key, eid = self._edge_lookup
+        wanted = heads.astype(np.int64) * n + tails.astype(np.int64)
+        return eid[np.searchsorted(key, wanted)]
+
+
+def _shortest_path_parents(graph: _Graph, dist: np.ndarray) -> np.ndarray:
+    """``parent[s, t]``: the smallest-index neighbour of ``t`` one hop closer to ``s``
+    (-1 when ``t == s`` or ``t`` is farther than the distance limit or unreachable; the
+    entries of nodes at the limit are never used). This is SP's explicit tie-break."""
+    n = graph.num_nodes
+    parent = np.full((n, n), -1, dtype=np.int64)
+    has = graph.degree > 0
+    if n == 0 or not has.any():
+        return parent
+    rows = np.repeat(np.arange(n), graph.degree)  # t of every CSR entry (t, u)
+    cols = graph.indices  # u
+    d_t = dist[:, rows]
+    valid = (d_t >= 1) & (dist[:, cols] == d_t - 1)
+    candidates = np.where(valid, cols[None, :], n)
+    best = np.minimum.reduceat(candidates, graph.indptr[:-1][has], axis=1)
+    parent[:, has] = np.where(best == n, -1, best)
+    return parent
+
+
+def path_count_bound(num_nodes: int, src: Any, dst: Any, K: int) -> int:
+    """Upper bound on the number of simple paths with 1..K edges (counted from each start):
+    the number of non-backtracking walks, computed without enumerating anything.
+
+    Exact on forests; the overcount comes from walks that close a cycle.
+
+    Examples
+    --------
+    >>> path_count_bound(3, [0, 1], [1, 2], K=2)  # the path 0-1-2: 4 edges + 2 two-paths
+    6
+    """
+    g = _Graph(num_nodes, src, dst)
+    if len(g.indices) == 0 or K < 1:
+        return 0
+    n = max(g.num_nodes, 1)
+    heads = np.repeat(np.arange(g.num_nodes), g.degree)
+    key = heads * n + g.indices
+    reverse = np.searchsorted(key, g.indices * n + heads)
+    walks = np.ones(len(key))  # non-backtracking walks of length l starting with entry e
+    total = float(walks.sum())
+    for _ in range(1, K):
+        # a walk u->v->... continues with any v->w, w != u
+        through = np.add.reduceat(walks, g.indptr[:-1][g.degree > 0])
+        at_node = np.zeros(g.num_nodes)
+        at_node[g.degree > 0] = through
+        walks = at_node[g.indices] - walks[reverse]
+        total += float(walks.sum())
+    return int(round(total))
+
+
+def enumerate_paths(num_nodes: int, src: Any, dst: Any, K: int, kind: str = "ap",
+                    max_paths: int | None = DEFAULT_MAX_PATHS,
+                    distances: bool = False, edge_ids: bool = False,
+                    ) -> dict[int, dict[str, np.ndarray]]:
+    """All paths of ``kind`` with 1..K edges, grouped by length.
+
+    The graph is read as undirected and simple: both directions of every edge, no self
+    loops, parallel edges merged. Every path is listed once per direction; row
+    ``[p0, p1, ..., pl]`` starts at ``p0`` (the node it updates) and ends at ``pl``.
+
+    Parameters
+    ----------
+    num_nodes : int
+    src, dst : array-like of int
+        Edge list (e.g. ``dgl.DGLGraph.edges()``); edge ids are positions in it.
+    K : int
+        Maximal number of edges of a path.
+    kind : {"sp", "sp_plus", "ap"}
+        ``ap``: every simple path. ``sp_plus``: every shortest path between nodes at
+        distance <= K. ``sp``: one shortest path per unordered pair at distance <= K,
+        listed in both directions. The tie-break is explicit and depends on the node
+        numbering (so ``sp`` is **not** permutation invariant): for ``s < t`` the path
+        from ``t`` back to ``s`` steps, at each node, to the smallest-index neighbour one
+        hop closer to ``s`` (the lexicographically smallest shortest path read from ``t``);
+        the ``t -> s`` path is the same path reversed.
+    max_paths : int or None
+        Budget on the paths materialised for this graph, counting the candidate
+        extensions of each length before they are filtered. :class:`PathBudgetError` is
+        raised before a length whose candidates would exceed it is allocated.
+    distances : bool
+        Also return ``dists``: each path node's hop distance from the start node.
+    edge_ids : bool
+        Also return ``edges`` [P, l]: column ``i`` is the id of the edge ``p(i+1) -> pi``
+        (the direction in which the model carries information towards the start node).
+
+    Returns
+    -------
+    dict
+        ``{l: {"paths": int64 [P_l, l+1], "dists": int64 [P_l, l+1], "edges": int64
+        [P_l, l]}}`` for ``l = 1..K`` (empty arrays where no path of that length exists).
+
+    Examples
+    --------
+    >>> out = enumerate_paths(4, [0, 1, 2, 3], [1, 2, 3, 0], K=2, kind="sp_plus")  # C4
+    >>> out[2]["paths"][:2].tolist()  # the two shortest paths from 0 to 2 and more
+    [[0, 1, 2], [0, 3, 2]]
+    >>> enumerate_paths(4, [0, 1, 2, 3], [1, 2, 3, 0], K=2, kind="sp")[2]["paths"].tolist()
+    [[0, 1, 2], [1, 0, 3], [2, 1, 0], [3, 0, 1]]
+    """
+    if kind not in PATH_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(PATH_KINDS)}, got {kind!r}")
+    if not isinstance(K, int) or K < 1:
+        raise ValueError(f"K must be a positive int, got {K!r}")
+    g = _Graph(num_nodes, src, dst)
+    n = g.num_nodes
+    dist = g.distances(K) if (kind != "ap" or distances) else None
+    parent = _shortest_path_parents(g, dist) if kind == "sp" else None
+
+    def check_budget(total: int, length: int, count: int) -> None:
+        if max_paths is not None and total + count > max_paths:
+            bound = path_count_bound(n, g.src, g.dst, K)
+            raise PathBudgetError(
+                f"pathnn: enumerating {kind} paths with up to K={K} edges on a graph with "
+                f"{n} nodes and {len(g.indices) // 2} edges would materialise {count:,} "
+                f"candidate paths of length {length} ({total + count:,} in total so far), "
+                f"over the budget max_paths={max_paths:,} per graph; estimate for all "
+                f"lengths: at most {bound:,} (non-backtracking walks)\n"
+                "    hint: lower K, use paths: sp or sp_plus, or raise policy.max_paths if "
+                "memory allows")
+
+    starts = np.repeat(np.arange(n), g.degree)
+    check_budget(0, 1, len(starts))
+    paths = np.stack([starts, g.indices], axis=1)
+    by_length = {1: paths}
+    total = len(paths)
+    # AP's revisit test: a bitmask of the nodes on each path when they fit in 64 bits
+    bits = np.left_shift(np.uint64(1), np.arange(n, dtype=np.uint64)) if n <= 64 else None
+    visited = bits[paths[:, 0]] | bits[paths[:, 1]] if kind == "ap" and bits is not None else None
+    flat_dist = dist.ravel() if dist is not None else None
+    for length in range(2, K + 1):
+        last = paths[:, -1]
+        counts = g.degree[last]
+        num = int(counts.sum())
+        check_budget(total, length, num)
+        rows = np.repeat(np.arange(len(paths)), counts)
+        first = np.repeat(g.indptr[last] - (np.cumsum(counts) - counts), counts)
+        nxt = g.indices[first + np.arange(num)]
+        if kind == "ap" and visited is not None:
+            keep = (visited[rows] & bits[nxt]) == 0
+        elif kind == "ap":
+            keep = paths[rows, -2] != nxt if length > 1 else np.ones(num, dtype=bool)
+            for col in range(paths.shape[1] - 2):
+                keep[keep] &= paths[rows[keep], col] != nxt[keep]
+        else:
+            start = paths[rows, 0]
+            keep = flat_dist[start * n + nxt] == length
+            if kind == "sp":
+                keep &= parent.ravel()[start * n + nxt] == last[rows]
+        rows, nxt = rows[keep], nxt[keep]
+        grown = np.empty((len(rows), length + 1), dtype=np.int64)
+        grown[:, :length] = paths[rows]
+        grown[:, length] = nxt
+        paths = grown
+        if visited is not None:
+            visited = visited[rows] | bits[nxt]
+        by_length[length] = paths
+        total += len(paths)
+    if kind == "sp":
+        # keep the tree path of each pair s < t; its reverse is the t -> s path
+        for length, p in by_length.items():
+            p = p[p[:, 0] < p[:, -1]]
+            both = np.concatenate([p, p[:, ::-1]])
+            by_length[length] = both[np.lexsort(both.T[::-1])]
+    out: dict[int, dict[str, np.ndarray]] = {}
+    for length, p in by_length.items():
+        entry = {"paths": np.ascontiguousarray(p, dtype=np.int64)}
+        if distances:
+            entry["dists"] = flat_dist[p[:, :1] * n + p] if len(p) else np.zeros_like(p)
+        if edge_ids:
+            entry["edges"] = (g.edge_ids(p[:, 1:].ravel(), p[:, :-1].ravel()).reshape(
+                len(p), length) if len(p) else np.zeros((0, length), dtype=np.int64))
+        out[length] = entry
+    return out
+
+
+def path_trie(paths: np.ndarray, num_nodes: int, dists: np.ndarray | None = None,
+              edges: np.ndarray | None = None) -> list[dict[str, np.ndarray]]:
+    """The paths of one length as a trie of their reading-order prefixes.
+
+    The LSTM reads a path ``[p0, ..., pl]`` from the far end: ``pl, ..., p0``. Its state
+    after ``j + 1`` steps depends only on the prefix ``(pl, ..., p(l-j))`` (with the
+    distance labels, when given), so paths sharing a prefix share that state. Level ``j``
+    lists the distinct prefixes of ``j + 1`` nodes: ``node`` (the prefix's last node),
+    ``parent`` (its prefix of ``j`` nodes, an index into level ``j - 1``), ``dist`` and
+    ``edge`` (the edge ``p(l-j+1) -> p(l-j)`` just traversed). Level ``l`` has one entry
+    per path; its ``node`` is the start node.
+
+    Examples
+    --------
+    >>> levels = path_trie(np.array([[0, 1, 2], [3, 1, 2]]), num_nodes=4)
+    >>> [len(level["node"]) for level in levels]  # 2 and 2-1 are shared
+    [1, 1, 2]
+    """
+    count, width = paths.shape
+    length = width - 1
+    labels = int(dists.max()) + 1 if dists is not None and count else 1
+    levels: list[dict[str, np.ndarray]] = []
+    prev: np.ndarray | None = None
+    for j in range(length + 1):
+        col = length - j
+        key = paths[:, col].astype(np.int64)
+        if dists is not None:
+            key = key * labels + dists[:, col]
+        if prev is not None:
+            key = prev * (max(num_nodes, 1) * labels) + key
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        level = {"node": paths[first, col]}
+        if prev is not None:
+            level["parent"] = prev[first]
+        if dists is not None:
+            level["dist"] = dists[first, col]
+        if edges is not None and j > 0:
+            level["edge"] = edges[first, col]
+        levels.append(level)
+        prev = inverse.reshape(-1)
+    return levels
+
+
+def trie_paths(levels: list[dict[str, Any]]) -> Any:
+    """Rebuild the paths ``[P, l+1]`` (start node first, in trie order) from
+    :func:`path_trie` levels (numpy arrays or tensors)."""
+    top = levels[-1]["node"]
+    index = torch.arange(len(top)) if torch.is_tensor(top) else np.arange(len(top))
+    columns = []
+    for level in reversed(levels):
+        columns.append(level["node"][index])
+        if "parent" in level:
+            index = level["parent"][index]
+    return torch.stack(columns, 1) if torch.is_tensor(top) else np.stack(columns, 1)
+
+
+# --------------------------------------------------------------------------- policy
+
+
+class PathPolicy(SubgraphPolicy):
+    """PathNN's path policy: paths per length in ``prepare``, the path layers in ``build``.
+
+    ``prepare(graph)`` enumerates the paths with :func:`enumerate_paths` and stores those
+    of each length ``l = 1..K`` as a prefix trie (:func:`path_trie`): ``node_{l}_{j}``
+    (int32), ``parent_{l}_{j}`` (int32, j >= 1), ``dist_{l}_{j}`` (uint8, with distance
+    encoding) and ``edge_{l}_{j}`` (int32, j >= 1, when the graph has ``edata['feat']``).
+    ``collate`` shifts node ids by each graph's node offset, edge ids by its edge offset
+    and parent indices by the offset of the graph's entries in the level above. The model
+    half (:class:`PathNN`) has exactly K layers, so ``model.num_layers`` must equal ``K``;
+    it uses ``model.hidden``, ``model.residual``, ``model.norm``, ``model.dropout`` and
+    ``model.readout`` and ignores ``model.layer`` and ``model.aggregator``.
+
+    Parameters
+    ----------
+    paths : {"sp", "sp_plus", "ap"}
+        Path collection (see :func:`enumerate_paths`); ``sp`` is not permutation invariant.
+    K : int
+        Maximal path length in edges, and the number of layers.
+    encode_distances : bool or None
+        Concatenate an embedding of each path node's distance from the start node to the
+        LSTM input. None: on for ``ap`` (the paper's AP), off for ``sp``/``sp_plus`` (where
+        the distance of the i-th node is i).
+    path_agg : {"sum", "mean"}
+        How the final LSTM states of the paths starting at a node are pooled.
+    edge_features : bool
+        Feed the encoded edge features along each path to the LSTM (the dataset's edge
+        encoder, a zero vector at the far end), when the dataset has them.
+    l2_norm : bool
+        L2-normalise node states before each layer (the authors' AP setting on CSL/SR25).
+    phi : {"relu", "mlp"}
+        The update after residual and norm: ReLU (the paper's synthetic models) or the
+        2-layer MLP with norms of the authors' OGB/ZINC models.
+    max_paths : int
+        Budget of path candidates per graph; enumeration fails with
+        :class:`PathBudgetError` (naming the estimate) before exceeding it.
+
+    Examples
+    --------
+    >>> import dgl
+    >>> g = dgl.graph(([0, 1, 1, 2], [1, 0, 2, 1]))  # the path 0-1-2
+    >>> policy = PathPolicy(paths="ap", K=2)
+    >>> prepared = policy.prepare(g)
+    >>> batch = policy.collate([g, g], [prepared, prepared])
+    >>> PathPolicy.batch_paths(batch, 2).tolist()  # the second graph's nodes shifted by 3
+    [[2, 1, 0], [0, 1, 2], [5, 4, 3], [3, 4, 5]]
+    """
+
+    version = 1
+
+    def __init__(self, paths: str = "sp_plus", K: int = 3, encode_distances: bool | None = None,
+                 path_agg: str = "sum", edge_features: bool = True, l2_norm: bool = False,
+                 phi: str = "relu", max_paths: int = DEFAULT_MAX_PATHS):
+        if paths not in PATH_KINDS:
+            raise ValueError(f"paths must be one of {', '.join(PATH_KINDS)}, got {paths!r}")
+        if path_agg not in ("sum", "mean"):
+            raise ValueError(f"path_agg must be sum or mean, got {path_agg!r}")
+        if phi not in ("relu", "mlp"):
+            raise ValueError(f"phi must be relu or mlp, got {phi!r}")
+        if not isinstance(K, int) or not 1 <= K <= 64:
+            raise ValueError(f"K must be an int in 1..64, got {K!r}")
+        self.paths = paths
+        self.K = K
+        self.encode_distances = (paths == "ap") if encode_distances is None else encode_distances
+        self.path_agg = path_agg
+        self.edge_features = edge_features
+        self.l2_norm = l2_norm
+        self.phi = phi
+        self.max_paths = max_paths
+
+    def cache_params(self) -> dict[str, Any]:
+        # the budget and the model-side settings do not change prepare()'s output
+        return {"paths": self.paths, "K": self.K, "encode_distances": self.encode_distances}
+
+    def prepare(self, graph: Any) -> dict[str, Tensor]:
+        src, dst = graph.edges()
+        with_edges = "feat" in graph.edata
+        n = graph.num_nodes()
+        found = enumerate_paths(n, src.numpy(), dst.numpy(), self.K, self.paths,
+                                self.max_paths, self.encode_distances, with_edges)
+        out: dict[str, Tensor] = {}
+        for length, entry in found.items():
+            levels = path_trie(entry["paths"], n, entry.get("dists"), entry.get("edges"))
+            for j, level in enumerate(levels):
+                for name, values in level.items():
+                    dtype = np.uint8 if name == "dist" else np.int32
+                    out[f"{name}_{length}_{j}"] = torch.from_numpy(values.astype(dtype))
+        return out
+
+    def collate(self, graphs: list[Any], prepared: list[dict[str, Tensor]]) -> dict[str, Any]:
+        """``{"layers": [[{node, parent, dist, edge} per step j] per length l]}``, shifted."""
+        node_shift = node_offsets(graphs)
+        edge_counts = torch.tensor([g.num_edges() for g in graphs], dtype=torch.long)
+        edge_shift = torch.cumsum(edge_counts, 0) - edge_counts
+        layers = []
+        for length in range(1, self.K + 1):
+            steps = []
+            above = None  # per-graph entry counts of the previous level
+            for j in range(length + 1):
+                key = f"node_{length}_{j}"
+                missing = [i for i, p in enumerate(prepared) if key not in p]
+                if missing:
+                    raise WlkitError(f"pathnn: prepared data of graph {missing[0]} in the "
+                                     f"batch has no {key}; it was prepared with other "
+                                     "settings\n    hint: delete the policy cache under "
+                                     "$WLKIT_CACHE_DIR")
+                counts = torch.tensor([len(p[key]) for p in prepared], dtype=torch.long)
+                step = {"node": _shifted(prepared, key, node_shift, counts)}
+                if j > 0:
+                    shift = torch.cumsum(above, 0) - above
+                    step["parent"] = _shifted(prepared, f"parent_{length}_{j}", shift, counts)
+                    if all(f"edge_{length}_{j}" in p for p in prepared):
+                        step["edge"] = _shifted(prepared, f"edge_{length}_{j}", edge_shift,
+                                                counts)
+                if self.encode_distances:
+                    step["dist"] = torch.cat([p[f"dist_{length}_{j}"] for p in prepared]).long()
+                steps.append(step)
+                above = counts
+            layers.append(steps)
+        return {"layers": layers}
+
+    @staticmethod
+    def batch_paths(batch: dict[str, Any], length: int) -> Tensor:
+        """The paths with ``length`` edges of a collated batch, [P, length+1], start first."""
+        return trie_paths(batch["layers"][length - 1])
+
+    def build(self, parts: ModelParts) -> nn.Module:
+        if parts.num_layers != self.K:
+            raise WlkitError(f"pathnn: model.num_layers is {parts.num_layers} but K is "
+                             f"{self.K}; PathNN has one layer per path length\n"
+                             f"    hint: set model.num_layers: {self.K}")
+        if parts.virtual_node:
+            raise WlkitError("pathnn: model.virtual_node is not supported by PathNN\n"
+                             "    hint: set model.virtual_node: false")
+        return PathNN(parts, self.K, self.encode_distances, self.path_agg,
+                      self.edge_features and parts.make_edge_encoder is not None,
+                      self.l2_norm, self.phi)
+
+
+def _shifted(prepared: list[dict[str, Tensor]], key: str, shift: Tensor,
+             counts: Tensor) -> Tensor:
+    values = torch.cat([p[key] for p in prepared]).long()
+    return values + torch.repeat_interleave(shift, counts)
+
+
+class PathNN(nn.Module):
+    """The model half of :class:`PathPolicy`: K path layers sharing one LSTM, then readout.
+
+    Layer ``l`` runs the LSTM over every path with ``l`` edges from its far end to its
+    start node. The input at each step is the node state, concatenated with the distance
+    embedding of the node (distance encoding) and the encoded feature of the edge towards
+    the previous step (edge features; zeros at the far end). The final LSTM states are
+    summed (``path_agg: sum``) or averaged into the start nodes; then
+    ``h <- phi(dropout(norm(h + paths)))`` (no ``h +`` without ``model.residual``).
+
+    The LSTM is an ``nn.LSTM`` (its parameters and equations), evaluated step by step over
+    the prefix trie of :func:`path_trie`: the input projection is computed once per node,
+    distance and edge, and each distinct prefix's state once, instead of once per path and
+    step. The result equals ``nn.LSTM`` run on every path; the tests check it. Dropout
+    (``model.dropout``) is applied after the norm (before ``phi``, as in the authors' OGB
+    model) and to the node states and encodings before the LSTM's input projection, so the
+    latter is drawn per node rather than per path and step as in the authors' code.
+
+    Examples
+    --------
+    >>> import dgl
+    >>> from wlkit.model.build import build_model, instantiate_dataset
+    >>> from wlkit.pipeline.loader import validate_pipeline
+    >>> data = validate_pipeline({"name": "doc", "dataset": "wl_pairs",
+    ...                           "policy": {"name": "pathnn", "paths": "ap", "K": 2},
+    ...                           "model": {"num_layers": 2, "hidden": 8}}).data
+    >>> model = build_model(data, instantiate_dataset(data["dataset"])).eval()
+    >>> policy = PathPolicy(paths="ap", K=2)
+    >>> g = dgl.graph(([0, 1, 1, 2], [1, 0, 2, 1]))
+    >>> model.embed(g, policy.collate([g], [policy.prepare(g)])).shape
+    torch.Size([1, 8])
+    """
+
+    def __init__(self, parts: ModelParts, K: int, encode_distances: bool, path_agg: str,
+                 use_edges: bool, l2_norm: bool, phi: str):
+        super().__init__()
+        hidden = parts.hidden
+        self.K = K
+        self.hidden = hidden
+        self.path_agg = path_agg
+        self.residual = parts.residual
+        self.l2_norm = l2_norm
+        self.node_input = parts.node_input
+        self.distance_embedding = nn.Embedding(K + 1, hidden) if encode_distances else None
+        self.edge_encoder = parts.make_edge_encoder() if use_edges else None
+        width = hidden * (1 + int(encode_distances) + int(use_edges))
+        self.lstm = nn.LSTM(width, hidden, num_layers=1, batch_first=True)
+        self.norms = nn.ModuleList(parts.make_norm() for _ in range(K))
+        self.phis = nn.ModuleList(
+            (nn.Sequential(nn.Linear(hidden, hidden), parts.make_norm(), nn.ReLU(),
+                           nn.Linear(hidden, hidden), parts.make_norm(), nn.ReLU())
+             if phi == "mlp" else nn.ReLU()) for _ in range(K))
+        self.dropout = nn.Dropout(parts.dropout)
+        self.readout = parts.make_readout(hidden)
+        self.out_dim = self.readout.out_dim
+        if self.distance_embedding is not None:
+            nn.init.xavier_uniform_(self.distance_embedding.weight)
+
+    def node_embeddings(self, graph: Any, batch: dict[str, Any]) -> Tensor:
+        layers = batch.get("layers") if isinstance(batch, dict) else None
+        if layers is None or len(layers) != self.K:
+            raise WlkitError("pathnn: the model needs the policy batch of PathPolicy.collate "
+                             f"with paths of lengths 1..{self.K}")
+        if self.distance_embedding is not None and "dist" not in layers[0][0]:
+            raise WlkitError("pathnn: the policy batch has no distances; build the model and "
+                             "the policy from the same settings")
+        edge_h = None
+        if self.edge_encoder is not None:
+            if "edge" not in layers[0][-1]:
+                raise WlkitError("pathnn: the model reads edge features but the prepared "
+                                 "paths carry no edge ids (the graphs had no edata['feat'] "
+                                 "when they were prepared)\n"
+                                 "    hint: set policy.edge_features: false, or delete the "
+                                 "policy cache under $WLKIT_CACHE_DIR")
+            edge_h = self.edge_encoder(graph.edata["feat"])
+        h = self.node_input(graph)
+        for i in range(self.K):
+            if self.l2_norm:
+                h = F.normalize(h, p=2.0, dim=1)
+            pooled = self._paths_into_starts(h, layers[i], edge_h)
+            update = h + pooled if self.residual else pooled
+            h = self.phis[i](self.dropout(self.norms[i](update)))
+        return h
+
+    def forward(self, graph: Any, batch: dict[str, Any]) -> Tensor:
+        return self.readout(graph, self.node_embeddings(graph, batch))
+
+    def _paths_into_starts(self, h: Tensor, steps: list[dict[str, Tensor]],
+                           edge_h: Tensor | None) -> Tensor:
+        """Run the shared LSTM over the trie ``steps`` of one length; pool into starts."""
+        hidden = self.hidden
+        lstm = self.lstm
+        w_ih = lstm.weight_ih_l0
+        # One sigmoid for all four gates (PyTorch order i, f, g, o): the g rows are scaled
+        # by 2 and tanh(x) = 2 sigmoid(2x) - 1.
+        scale = torch.ones(4 * hidden, dtype=h.dtype, device=h.device)
+        scale[2 * hidden:3 * hidden] = 2.0
+        # input projections, once per node / distance / edge ([*, 4 hidden] each)
+        bias = lstm.bias_ih_l0 + lstm.bias_hh_l0
+        node_in = (self.dropout(h) @ w_ih[:, :hidden].T + bias) * scale
+        col = hidden
+        dist_in = edge_in = None
+        if self.distance_embedding is not None:
+            dist_in = (self.dropout(self.distance_embedding.weight)
+                       @ w_ih[:, col:col + hidden].T) * scale
+            col += hidden
+        if edge_h is not None:
+            edge_in = (self.dropout(edge_h) @ w_ih[:, col:col + hidden].T) * scale
+        w_hh = lstm.weight_hh_l0.T * scale
+        last = len(steps) - 1
+        if any(len(step["node"]) == 0 for step in steps):
+            return h.new_zeros(h.shape[0], hidden)
+        # node and distance projections in one table when it is smaller than the level
+        tables: list[tuple[Tensor, int | None]] = []
+        for step in steps:
+            if dist_in is not None and len(node_in) * len(dist_in) <= len(step["node"]):
+                tables.append(((node_in[:, None, :] + dist_in[None, :, :]).reshape(
+                    -1, 4 * hidden), len(dist_in)))
+            else:
+                tables.append((node_in, None))
+        pooled: list[Tensor] = [h.new_zeros(h.shape[0], hidden)]
+
+        def visit(j: int, lo: int, hi: int, parent_h: Tensor | None,
+                  parent_c: Tensor | None, base: int) -> None:
+            """States of entries lo:hi of level j, whose parents are the rows of
+            ``parent_h``/``parent_c`` (parent index - base); depth first, so only one chunk
+            per level is alive (levels are sorted by parent)."""
+            step = steps[j]
+            recur = parent_h @ w_hh if parent_h is not None else None
+            table, labels = tables[j]
+            for a in range(lo, hi, _LSTM_CHUNK):
+                b = min(a + _LSTM_CHUNK, hi)
+                node = step["node"][a:b]
+                if labels is not None:
+                    gates = table.index_select(0, node * labels + step["dist"][a:b])
+                else:
+                    gates = node_in.index_select(0, node)
+                    if dist_in is not None:
+                        gates = gates + dist_in.index_select(0, step["dist"][a:b])
+                if edge_in is not None and j > 0:
+                    gates = gates + edge_in.index_select(0, step["edge"][a:b])
+                if recur is not None:
+                    parent = step["parent"][a:b] - base
+                    gates = gates + recur.index_select(0, parent)
+                i_g, f_g, g_g, o_g = torch.sigmoid(gates).chunk(4, dim=1)
+                c = i_g * (2.0 * g_g - 1.0)
+                if parent_c is not None:
+                    c = c + f_g * parent_c.index_select(0, parent)
+                h_new = o_g * torch.tanh(c)
+                if j == last:  # the full paths: pool into the start nodes right away
+                    pooled[0] = pooled[0].index_add(0, node, h_new)
+                else:
+                    bounds = torch.searchsorted(steps[j + 1]["parent"],
+                                                torch.tensor([a, b], device=node.device))
+                    lo_child, hi_child = int(bounds[0]), int(bounds[1])
+                    if hi_child > lo_child:
+                        visit(j + 1, lo_child, hi_child, h_new, c, a)
+
+        visit(0, 0, len(steps[0]["node"]), None, None, 0)
+        out = pooled[0]
+        if self.path_agg == "mean":
+            starts = steps[-1]["node"]
+            count = torch.bincount(starts, minlength=h.shape[0]).clamp(min=1)
+            out = out / count.unsqueeze(1).to(out.dtype)
+        return out
+
+
+# --------------------------------------------------------------------------- record
+
+
+@hookimpl
+def wlkit_subgraph_policies() -> list[SubgraphPolicyRecord]:
+    return [
+        SubgraphPolicyRecord(
+            name="pathnn", factory=PathPolicy,
+            summary="PathNN (Michel et al. 2023): LSTM over the paths from each node, layer l "
+                    "reads length-l paths; sp (NOT invariant: index tie-break), sp_plus and "
+                    "ap (invariant).",
+            params=(
+                Param("paths", str, "sp_plus", "sp: one shortest path per pair (tie-break by "
+                      "node index, not invariant); sp_plus: all shortest paths; ap: all "
+                      "simple paths", choices=PATH_KINDS),
+                Param("K", int, 3, "maximal path length in edges = number of layers (set "
+                      "model.num_layers to the same value)", minimum=1, maximum=64),
+                Param("encode_distances", bool, None, "annotate path nodes with their "
+                      "distance from the start node (default: on for ap, off otherwise)",
+                      nullable=True),
+                Param("path_agg", str, "sum", "pooling of the path states into the start "
+                      "node", choices=("sum", "mean")),
+                Param("edge_features", bool, True, "feed encoded edge features along the "
+                      "paths to the LSTM when the dataset has them"),
+                Param("l2_norm", bool, False, "L2-normalise node states before each layer "
+                      "(the authors' AP setting on CSL and SR25)"),
+                Param("phi", str, "relu", "update after residual and norm: relu (paper's "
+                      "synthetic models) or mlp (authors' OGB models)", choices=("relu", "mlp")),
+                Param("max_paths", int, DEFAULT_MAX_PATHS, "budget of path candidates per "
+                      "graph; above it preparation stops with an error naming the estimate",
+                      minimum=1),
+            ),
+            permutation_invariant=False,
+            expressivity="sp_plus > 1-WL (CSL); ap with distances not 2-FWL-bounded (SR25)",
+            approximate="permutation_invariant is False because paths=sp is not invariant; "
+                        "sp_plus and ap are. SP keeps one shortest path per unordered pair "
+                        "(smallest-index predecessor tie-break) where the authors' code keeps "
+                        "igraph's BFS choice; both depend on the node numbering. LSTM input "
+                        "dropout is drawn per node, not per path step.",
+        ),
+    ]

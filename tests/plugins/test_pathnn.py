@@ -1,0 +1,335 @@
+"""PathNN: path enumeration against networkx, batching, invariance, the memory guard."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import dgl
+import networkx as nx
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from tests.conftest import TINY_PIPELINE
+from wlkit import ModelParts, PluginError, WlkitError, get_registry, node_offsets
+from wlkit.model.build import build_model, instantiate_dataset
+from wlkit.model.graph_model import NodeInput, make_norm
+from wlkit.pipeline import load_pipeline
+from wlkit.plugins.pathnn import (
+    PathBudgetError,
+    PathPolicy,
+    enumerate_paths,
+    path_count_bound,
+)
+from wlkit.plugins.readouts.basic import SegmentReadout
+from wlkit.runner import run_pipeline
+
+
+def random_graphs(count: int, seed: int) -> list[nx.Graph]:
+    """Small random graphs, some disconnected or with isolated nodes."""
+    rng = np.random.default_rng(seed)
+    graphs = []
+    for _ in range(count):
+        n = int(rng.integers(4, 10))
+        graphs.append(nx.gnp_random_graph(n, float(rng.uniform(0.25, 0.6)),
+                                          seed=int(rng.integers(1 << 30))))
+    return graphs
+
+
+def edge_array(g: nx.Graph) -> np.ndarray:
+    return np.array(list(g.edges()), dtype=np.int64).reshape(-1, 2)
+
+
+def ours(g: nx.Graph, K: int, kind: str, **kw) -> dict[int, dict[str, np.ndarray]]:
+    e = edge_array(g)
+    return enumerate_paths(g.number_of_nodes(), e[:, 0], e[:, 1], K, kind, **kw)
+
+
+def as_counter(found: dict[int, dict[str, np.ndarray]]) -> Counter:
+    out: Counter = Counter()
+    for length, entry in found.items():
+        for row in entry["paths"].tolist():
+            assert len(row) == length + 1  # grouped by length
+            out[tuple(row)] += 1
+    return out
+
+
+def pairs_within(g: nx.Graph, K: int):
+    dist = dict(nx.all_pairs_shortest_path_length(g, cutoff=K))
+    for s in g:
+        for t, d in dist[s].items():
+            if 1 <= d:
+                yield s, t
+
+
+# --------------------------------------------------------------------------- enumeration
+
+
+@pytest.mark.parametrize("K", [1, 2, 3, 4])
+def test_all_simple_paths_match_networkx(K):
+    for g in random_graphs(8, seed=K):
+        found = ours(g, K, "ap", distances=True)
+        reference = Counter(tuple(p) for s in g for t in g if s != t
+                            for p in nx.all_simple_paths(g, s, t, cutoff=K))
+        assert as_counter(found) == reference
+        dist = dict(nx.all_pairs_shortest_path_length(g))
+        for entry in found.values():
+            for path, dists in zip(entry["paths"].tolist(), entry["dists"].tolist()):
+                assert dists == [dist[path[0]][v] for v in path]
+
+
+@pytest.mark.parametrize("K", [1, 2, 3, 5])
+def test_all_shortest_paths_match_networkx(K):
+    for g in random_graphs(8, seed=10 + K):
+        reference = Counter(tuple(p) for s, t in pairs_within(g, K)
+                            for p in nx.all_shortest_paths(g, s, t))
+        assert as_counter(ours(g, K, "sp_plus")) == reference
+
+
+@pytest.mark.parametrize("K", [1, 2, 3, 5])
+def test_one_shortest_path_per_pair_with_the_documented_tie_break(K):
+    for g in random_graphs(8, seed=20 + K):
+        found = as_counter(ours(g, K, "sp"))
+        # the tie-break: for s < t, the lexicographically smallest shortest path read from t
+        # back to s; the t -> s path is the same path reversed
+        reference = Counter()
+        for s, t in pairs_within(g, K):
+            low, high = min(s, t), max(s, t)
+            path = min(nx.all_shortest_paths(g, high, low))  # high -> low
+            reference[tuple(path) if s == high else tuple(reversed(path))] += 1
+        assert found == reference
+        assert all(count == 1 for count in found.values())
+
+
+def test_edge_ids_follow_the_path_towards_its_start():
+    # a directed multigraph with a self loop; edge (1, 2) is stored in one direction only
+    src = np.array([0, 1, 1, 2, 2, 3, 0, 1])
+    dst = np.array([1, 0, 2, 3, 2, 2, 1, 3])
+    found = enumerate_paths(4, src, dst, 3, "ap", edge_ids=True)
+    for length, entry in found.items():
+        assert entry["edges"].shape == (len(entry["paths"]), length)
+        for path, ids in zip(entry["paths"].tolist(), entry["edges"].tolist()):
+            for i, eid in enumerate(ids):
+                head, tail = path[i + 1], path[i]
+                forward = [k for k in range(len(src)) if (src[k], dst[k]) == (head, tail)]
+                backward = [k for k in range(len(src)) if (src[k], dst[k]) == (tail, head)]
+                assert eid == min(forward or backward)
+
+
+def test_count_bound_is_an_upper_bound_and_exact_on_trees():
+    tree = nx.random_labeled_tree(12, seed=1) if hasattr(nx, "random_labeled_tree") \
+        else nx.random_tree(12, seed=1)
+    e = edge_array(tree)
+    for K in (1, 3, 6):
+        exact = sum(len(v["paths"]) for v in ours(tree, K, "ap").values())
+        assert path_count_bound(12, e[:, 0], e[:, 1], K) == exact
+    for g in random_graphs(5, seed=3):
+        e = edge_array(g)
+        exact = sum(len(v["paths"]) for v in ours(g, 4, "ap").values())
+        assert path_count_bound(g.number_of_nodes(), e[:, 0], e[:, 1], 4) >= exact
+
+
+def test_memory_guard_fails_before_materialising():
+    # K_14 has 14!/5! ~ 7e8 simple paths of 8 edges: materialising them would not finish
+    g = dgl.graph(([], []), num_nodes=14)
+    src, dst = zip(*[(u, v) for u in range(14) for v in range(14) if u != v])
+    g.add_edges(list(src), list(dst))
+    start = time.perf_counter()
+    with pytest.raises(PathBudgetError) as info:
+        PathPolicy(paths="ap", K=8).prepare(g)
+    assert time.perf_counter() - start < 10
+    message = str(info.value)
+    assert isinstance(info.value, WlkitError)
+    assert "max_paths=2,000,000" in message and "K=8" in message
+    bound = path_count_bound(14, np.array(src), np.array(dst), 8)
+    assert f"{bound:,}" in message  # the estimate for all lengths
+    assert "hint:" in message
+    # a smaller budget fails earlier; a larger K on an SP policy is fine
+    with pytest.raises(PathBudgetError, match="candidate paths of length 2"):
+        PathPolicy(paths="ap", K=3, max_paths=500).prepare(g)
+    assert len(PathPolicy(paths="sp_plus", K=8).prepare(g)["node_1_1"]) == 14 * 13
+
+
+# --------------------------------------------------------------------------- batching
+
+
+def dgl_graph(g: nx.Graph, edge_feats: bool = False, seed: int = 0) -> dgl.DGLGraph:
+    e = edge_array(g)
+    out = dgl.graph((np.concatenate([e[:, 0], e[:, 1]]), np.concatenate([e[:, 1], e[:, 0]])),
+                    num_nodes=g.number_of_nodes())
+    if edge_feats:
+        feats = torch.randn(len(e), 3, generator=torch.Generator().manual_seed(seed))
+        out.edata["feat"] = torch.cat([feats, feats])
+    return out
+
+
+def test_collate_shifts_node_and_edge_ids():
+    policy = PathPolicy(paths="ap", K=3)
+    graphs = [dgl_graph(g, edge_feats=True) for g in random_graphs(3, seed=5)]
+    graphs = [g for g in graphs if g.num_edges()]
+    prepared = [policy.prepare(g) for g in graphs]
+    batch = policy.collate(graphs, prepared)
+    batched = dgl.batch(graphs)
+    shifts = node_offsets(graphs)
+    for length in (1, 2, 3):
+        expected = []
+        for g, shift in zip(graphs, shifts.tolist()):
+            alone = PathPolicy.batch_paths(policy.collate([g], [policy.prepare(g)]), length)
+            e = g.edges()
+            found = enumerate_paths(g.num_nodes(), e[0].numpy(), e[1].numpy(), length, "ap")
+            assert Counter(map(tuple, alone.tolist())) == as_counter({length: found[length]})
+            expected += [tuple(row) for row in (alone + shift).tolist()]
+        together = PathPolicy.batch_paths(batch, length)
+        assert Counter(map(tuple, together.tolist())) == Counter(expected)
+        # every shifted edge id joins the consecutive nodes of the shifted paths, towards
+        # the start node; every parent index points into the level above
+        steps = batch["layers"][length - 1]
+        index = torch.arange(len(steps[-1]["node"]))
+        for j in range(length, 0, -1):
+            parent = steps[j]["parent"][index]
+            bsrc, bdst = batched.find_edges(steps[j]["edge"][index])
+            assert torch.equal(bdst, steps[j]["node"][index])
+            assert torch.equal(bsrc, steps[j - 1]["node"][parent])
+            index = parent
+        for j, step in enumerate(steps):
+            assert int(step["node"].max()) < batched.num_nodes()
+            if j:
+                assert int(step["parent"].max()) < len(steps[j - 1]["node"])
+
+
+def test_prefix_trie_lstm_equals_nn_lstm_per_path():
+    policy = PathPolicy(paths="ap", K=3)
+    torch.manual_seed(3)
+    model = trained_like(policy.build(make_parts(6, 3, edge_dim=3)))
+    graphs = [dgl_graph(g, edge_feats=True, seed=i)
+              for i, g in enumerate(random_graphs(3, seed=8))]
+    for g in graphs:
+        g.edata["feat"] = g.edata["feat"].double()
+    batch = policy.collate(graphs, [policy.prepare(g) for g in graphs])
+    graph = dgl.batch(graphs)
+    h = torch.randn(graph.num_nodes(), 6, dtype=torch.float64)
+    edge_h = model.edge_encoder(graph.edata["feat"])
+    for length in (1, 2, 3):
+        steps = batch["layers"][length - 1]
+        ours = model._paths_into_starts(h, steps, edge_h)
+        # reference: nn.LSTM over every path, far end first, inputs [h, dist, edge]
+        paths = PathPolicy.batch_paths(batch, length)
+        dists, edges = [], []
+        index = torch.arange(len(paths))
+        for j in range(length, -1, -1):
+            dists.append(steps[j]["dist"][index])
+            edges.append(edge_h[steps[j]["edge"][index]] if j else
+                         torch.zeros(len(paths), 6, dtype=torch.float64))
+            if j:
+                index = steps[j]["parent"][index]
+        dists, edges = torch.stack(dists, 1), torch.stack(edges, 1)  # start node first
+        x = torch.cat([h[paths], model.distance_embedding(dists), edges], -1).flip(1)
+        _, (final, _) = model.lstm(x)
+        reference = torch.zeros_like(h).index_add(0, paths[:, 0], final[0])
+        torch.testing.assert_close(ours, reference)
+
+
+def make_parts(hidden: int, K: int, edge_dim: int = 0, norm: str = "batch") -> ModelParts:
+    return ModelParts(
+        hidden=hidden, num_layers=K, node_input=NodeInput(hidden, 0, None),
+        make_layer=None, make_norm=lambda: make_norm(norm, hidden),
+        make_readout=lambda dim: SegmentReadout(dim, op="sum"),
+        make_edge_encoder=(lambda: nn.Linear(edge_dim, hidden)) if edge_dim else None,
+        uses_edge_features=False, dropout=0.0, residual=True, virtual_node=False)
+
+
+def embed(policy: PathPolicy, model: nn.Module, graphs: list[dgl.DGLGraph]) -> torch.Tensor:
+    batch = policy.collate(graphs, [policy.prepare(g) for g in graphs])
+    return model(dgl.batch(graphs), batch)
+
+
+def trained_like(model: nn.Module) -> nn.Module:
+    """Eval mode with non-trivial BatchNorm statistics, in float64."""
+    torch.manual_seed(0)
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm1d):
+            module.running_mean.uniform_(-1, 1)
+            module.running_var.uniform_(0.5, 2)
+    return model.double().eval()
+
+
+def test_batched_outputs_equal_single_graph_outputs():
+    policy = PathPolicy(paths="ap", K=3)
+    torch.manual_seed(0)
+    model = trained_like(policy.build(make_parts(8, 3, edge_dim=3)))
+    graphs = [dgl_graph(g, edge_feats=True, seed=i)
+              for i, g in enumerate(random_graphs(4, seed=6))]
+    for g in graphs:
+        g.edata["feat"] = g.edata["feat"].double()
+    together = embed(policy, model, graphs)
+    alone = torch.cat([embed(policy, model, [g]) for g in graphs])
+    torch.testing.assert_close(together, alone)
+
+
+# --------------------------------------------------------------------------- invariance
+
+
+def relabelled(g: nx.Graph, seed: int) -> nx.Graph:
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(g.number_of_nodes())
+    edges = [(int(perm[u]), int(perm[v])) for u, v in g.edges()]
+    rng.shuffle(edges)
+    out = nx.Graph()
+    out.add_nodes_from(range(g.number_of_nodes()))
+    out.add_edges_from(edges)
+    return out
+
+
+@pytest.mark.parametrize("kind", ["sp_plus", "ap"])
+@pytest.mark.parametrize("agg", ["sum", "mean"])
+def test_sp_plus_and_ap_are_permutation_invariant(kind, agg):
+    policy = PathPolicy(paths=kind, K=4, path_agg=agg)
+    torch.manual_seed(1)
+    model = trained_like(policy.build(make_parts(8, 4)))
+    graphs = [g for g in random_graphs(6, seed=7) if g.number_of_edges()]
+    for i, g in enumerate(graphs):
+        first = embed(policy, model, [dgl_graph(g)])
+        second = embed(policy, model, [dgl_graph(relabelled(g, i))])
+        torch.testing.assert_close(first, second)
+
+
+def test_sp_is_not_permutation_invariant():
+    # a 4-cycle 0-1-2-3 with a pendant node 4 on node 1: the pairs (0, 2) and (1, 3) have two
+    # shortest paths each; SP keeps the one through the smaller index, so relabelling the
+    # cycle changes whether the kept 0-2 path passes the degree-3 node
+    square = nx.Graph([(0, 1), (1, 2), (2, 3), (3, 0), (1, 4)])
+    swapped = nx.relabel_nodes(square, {1: 3, 3: 1})
+    assert nx.is_isomorphic(square, swapped)
+    sp, spp = PathPolicy(paths="sp", K=2), PathPolicy(paths="sp_plus", K=2)
+
+    def middle_degrees(g):
+        found = ours(g, 2, "sp")[2]["paths"]
+        return sorted(g.degree[int(p[1])] for p in found)
+
+    assert middle_degrees(square) != middle_degrees(swapped)
+    torch.manual_seed(2)
+    model = trained_like(sp.build(make_parts(8, 2)))
+    a = embed(sp, model, [dgl_graph(square)])
+    b = embed(sp, model, [dgl_graph(swapped)])
+    assert not torch.allclose(a, b, atol=1e-6)
+    model = trained_like(spp.build(make_parts(8, 2)))
+    torch.testing.assert_close(embed(spp, model, [dgl_graph(square)]),
+                               embed(spp, model, [dgl_graph(swapped)]))
+
+
+def test_pipeline_runs_and_record_facts(tmp_path, write_pipeline):
+    record = get_registry().get("subgraph_policy", "pathnn")
+    assert record.permutation_invariant is False  # because of paths=sp
+    text = TINY_PIPELINE.replace("num_layers: 2", "num_layers: 3").replace(
+        "seeds: 2", "seeds: 1").replace("epochs: 2", "epochs: 1") + \
+        "policy: {name: pathnn, paths: ap, K: 3}\n"
+    summary = run_pipeline(load_pipeline(write_pipeline(text)), out=tmp_path / "run",
+                           progress=False)
+    assert 0.0 <= summary["test_mean"] <= 1.0
+    bad = load_pipeline(write_pipeline(TINY_PIPELINE + "policy: {name: pathnn, K: 2}\n",
+                                       "bad.yaml")).data
+    bad["model"]["num_layers"] = 3
+    with pytest.raises(PluginError, match="set model.num_layers: 2"):
+        build_model(bad, instantiate_dataset(bad["dataset"]))
