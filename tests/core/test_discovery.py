@@ -36,7 +36,8 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "wlkit-plugin-example"
 EXAMPLE_DIST, EXAMPLE_VERSION, EXAMPLE_ENTRY_POINT = "wlkit-plugin-example", "0.1.0", "example"
 EXAMPLE_COMPONENTS = {("aggregator", "example_softmax"), ("readout", "sum_max"),
-                      ("positional_encoding", "degree_onehot")}
+                      ("positional_encoding", "degree_onehot"),
+                      ("subgraph_policy", "marked_copies")}
 PLUGIN_ENV = ("WLKIT_DISABLE_PLUGIN_AUTOLOAD", "WLKIT_PLUGINS", "WLKIT_STRICT_PLUGINS")
 
 
@@ -216,6 +217,8 @@ def cli(example_site: Path, tmp_path_factory: pytest.TempPathFactory):
         "run": (["run", pipeline, "--out", str(tmp / "run"), "--quiet"], site, {}),
         "listing": (plugins_json, site, {}),
         "validate": (["validate", pipeline], site, {}),
+        "check": (["check", *sorted(name for _, name in EXAMPLE_COMPONENTS), "--json"], site,
+                  {}),
         "disabled": (plugins_json, site, {"WLKIT_DISABLE_PLUGIN_AUTOLOAD": "1"}),
         "only_other": (plugins_json, site, {"WLKIT_PLUGINS": "other"}),
         "only_entry_point": (plugins_json, site, {"WLKIT_PLUGINS": EXAMPLE_ENTRY_POINT}),
@@ -259,6 +262,7 @@ def test_pipeline_with_example_components_runs(cli):
                 json.loads((run_dir / "plugins.json").read_text())}
     assert recorded[("aggregator", "example_softmax")]["source"] == EXAMPLE_DIST
     assert recorded[("aggregator", "example_softmax")]["version"] == EXAMPLE_VERSION
+    assert recorded[("subgraph_policy", "marked_copies")]["source"] == EXAMPLE_DIST
 
 
 def test_validate_builds_the_model(cli):
@@ -266,6 +270,20 @@ def test_validate_builds_the_model(cli):
     assert outcome.returncode == 0, outcome.explain()
     assert "num_params:" in outcome.stdout
     assert "aggregator example_softmax" in outcome.stdout and "readout sum_max" in outcome.stdout
+    assert "policy: marked_copies" in outcome.stdout
+
+
+def test_wlkit_check_passes_the_example_components(cli):
+    outcome = cli["check"]
+    assert outcome.returncode == 0, outcome.explain()
+    rows = {(r["family"], r["name"]): r for r in json.loads(outcome.stdout)["components"]}
+    assert rows.keys() == EXAMPLE_COMPONENTS
+    for row in rows.values():
+        assert not row["red"] and row["source"] == EXAMPLE_DIST, row
+        assert row["checks"]["invariant"]["status"] == "pass"
+    policy = rows[("subgraph_policy", "marked_copies")]["separation"]
+    assert policy["bound"] == "node_marked" and not policy["beyond_bound"]
+    assert policy["separated"] >= 1  # beyond 1-WL: all four classic pairs are 1-WL-equivalent
 
 
 # --- environment switches ---------------------------------------------------------------

@@ -3,6 +3,9 @@
 Run from ``examples/wlkit-plugin-example``: ``python -m pytest``. When the package is
 installed (``pip install -e .``) wlkit finds it through its entry point; otherwise the tests
 register the hook module for their duration with :func:`wlkit.registered_plugin`.
+
+The conformance tests at the end use wlkit's kit (:mod:`wlkit.testing`): the same checks
+``wlkit check`` runs, as one assertion per component.
 """
 
 from __future__ import annotations
@@ -13,20 +16,35 @@ from pathlib import Path
 import dgl
 import pytest
 import torch
-from wlkit_plugin_example import DegreeOneHot, SoftmaxAggregator, SumMaxReadout, plugin
+from wlkit_plugin_example import (
+    DegreeOneHot,
+    MarkedCopiesPolicy,
+    SoftmaxAggregator,
+    SumMaxReadout,
+    plugin,
+)
 
 from wlkit import (
     AggregatorRecord,
     PositionalEncodingRecord,
     ReadoutRecord,
+    SubgraphPolicyRecord,
     get_registry,
     registered_plugin,
+)
+from wlkit.testing import (
+    assert_batch_independent,
+    assert_conforms,
+    assert_gradient_flow,
+    assert_permutation_invariant,
+    graph_zoo,
+    policy_probe,
 )
 
 HERE = Path(__file__).resolve().parents[1]
 DISTRIBUTION = "wlkit-plugin-example"
 NAMES = {"aggregator": "example_softmax", "readout": "sum_max",
-         "positional_encoding": "degree_onehot"}
+         "positional_encoding": "degree_onehot", "subgraph_policy": "marked_copies"}
 
 
 def _installed() -> bool:
@@ -70,10 +88,11 @@ def relabel(graph: dgl.DGLGraph, seed: int) -> tuple[dgl.DGLGraph, torch.Tensor,
 
 def test_hooks_return_records_with_typed_params():
     records = [*plugin.wlkit_aggregators(), *plugin.wlkit_readouts(),
-               *plugin.wlkit_positional_encodings()]
+               *plugin.wlkit_positional_encodings(), *plugin.wlkit_subgraph_policies()]
     kinds = {type(r): r.name for r in records}
     assert kinds == {AggregatorRecord: "example_softmax", ReadoutRecord: "sum_max",
-                     PositionalEncodingRecord: "degree_onehot"}
+                     PositionalEncodingRecord: "degree_onehot",
+                     SubgraphPolicyRecord: "marked_copies"}
     for record in records:
         assert record.summary and record.params
         for param in record.params:
@@ -100,7 +119,12 @@ def test_registered_with_wlkit(registry):
 
 
 def test_pipeline_validates_and_builds(registry, tmp_path):
-    from wlkit.model.build import build_model, instantiate_dataset, instantiate_encodings
+    from wlkit.model.build import (
+        build_model,
+        instantiate_dataset,
+        instantiate_encodings,
+        instantiate_policy,
+    )
     from wlkit.model.data import attach_encodings
     from wlkit.pipeline import load_pipeline
 
@@ -109,12 +133,14 @@ def test_pipeline_validates_and_builds(registry, tmp_path):
     assert cfg["model"]["aggregator"]["name"] == "example_softmax"
     assert cfg["model"]["readout"]["name"] == "sum_max"
     assert [e["name"] for e in cfg["encodings"]] == ["degree_onehot"]
+    assert cfg["policy"] == {"name": "marked_copies", "pool": "mean"}
     dataset = instantiate_dataset(cfg["dataset"], registry)
     encodings = instantiate_encodings(cfg["encodings"], registry)
-    model = build_model(cfg, dataset, encodings, registry).eval()
+    policy = instantiate_policy(cfg, registry)
+    model = build_model(cfg, dataset, encodings, registry, policy).eval()
     graphs = dataset.load().graphs[:3]
     attach_encodings(graphs, encodings, cache_dir=tmp_path)  # not ~/.cache
-    out = model(dgl.batch(graphs))
+    out = model(dgl.batch(graphs), policy.collate(graphs, [policy.prepare(g) for g in graphs]))
     assert out.shape == (3, dataset.info().num_tasks)
     assert torch.isfinite(out).all()
 
@@ -245,3 +271,81 @@ def test_degree_onehot_is_equivariant_and_keyed_by_max_degree():
     assert enc.cache_key() != DegreeOneHot(max_degree=5).cache_key()
     with pytest.raises(ValueError, match="max_degree"):
         DegreeOneHot(max_degree=0)
+
+
+# --- marked_copies policy ---------------------------------------------------------------
+
+
+def test_marked_copies_prepare_builds_one_copy_per_node():
+    graph = random_graph(5, 12, seed=9)
+    prepared = MarkedCopiesPolicy().prepare(graph)
+    src, dst = graph.edges()
+    assert prepared["src"].shape == prepared["dst"].shape == (5 * 12,)
+    for r in range(5):  # copy r is the edge list shifted by r * n
+        block = slice(12 * r, 12 * (r + 1))
+        assert torch.equal(prepared["src"][block], src + 5 * r)
+        assert torch.equal(prepared["dst"][block], dst + 5 * r)
+
+
+def test_marked_copies_collate_shifts_indices():
+    graphs = [random_graph(4, 6, seed=1), random_graph(3, 5, seed=2)]
+    policy = MarkedCopiesPolicy()
+    batch = policy.collate(graphs, [policy.prepare(g) for g in graphs])
+    bag = batch["bag"]
+    assert bag.num_nodes() == 16 + 9 and bag.num_edges() == 4 * 6 + 3 * 5
+    assert bag.batch_num_nodes().tolist() == [4, 4, 4, 4, 3, 3, 3]  # one graph per copy
+    assert batch["copies"].tolist() == [4, 3]
+    assert batch["node"][16:19].tolist() == [4, 5, 6]  # graph 1 starts at node 4
+    assert int(batch["root"].sum()) == 4 + 3  # one marked node per copy
+    assert torch.equal(batch["edge"][24:29], torch.arange(6, 11))  # graph 1's edges
+    src, _ = bag.edges()
+    assert int(src[24:].min()) >= 16  # graph 1's copies start after graph 0's 16 bag nodes
+
+
+def test_marked_copies_model_is_invariant_and_batch_independent():
+    # The kit builds the policy's model half (gin + sum + sum readout) and feeds it through
+    # prepare and collate on its edge-case graphs.
+    probe = policy_probe(MarkedCopiesPolicy, pool="sum")
+    assert probe.out_dim == 8
+    assert_permutation_invariant(probe)
+    assert_batch_independent(probe)
+    assert_gradient_flow(probe, require_all=True)
+
+
+def test_marked_copies_separates_what_1wl_cannot():
+    from wlkit.graphs import cycle, disjoint_union
+
+    def embeddings(seed: int) -> torch.Tensor:
+        torch.manual_seed(seed)  # random weights: a few draws may all act linearly here
+        probe = policy_probe(MarkedCopiesPolicy)
+        six, two_triangles = (probe.attach(g.to_dgl(), seed=0)
+                              for g in (cycle(6), disjoint_union(cycle(3), cycle(3))))
+        for g in (six, two_triangles):
+            g.ndata["feat"] = torch.ones(g.num_nodes(), 3)  # no features: 1-WL sees no change
+        probe.module.eval()
+        with torch.no_grad():
+            return probe(dgl.batch([six, two_triangles]))
+
+    outs = [embeddings(seed) for seed in range(4)]
+    assert any(not torch.allclose(out[0], out[1], atol=1e-4) for out in outs)
+    assert MarkedCopiesPolicy.wl_oracle == "node_marked"
+    with pytest.raises(ValueError, match="pool"):
+        MarkedCopiesPolicy(pool="median")
+
+
+# --- the conformance kit ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("family", sorted(NAMES))
+def test_conforms(registry, family):
+    """Everything `wlkit check` checks except separation: record, invariance, batch
+    independence, determinism, gradients, shapes, dtype, device and state_dict."""
+    assert_conforms(family, NAMES[family], registry=registry)
+
+
+def test_softmax_on_the_kits_edge_cases():
+    zoo = graph_zoo()
+    for name in ("single_node", "no_edges", "empty_neighbourhoods", "multigraph"):
+        graph = zoo[name]
+        out = SoftmaxAggregator(3)(graph, torch.randn(graph.num_edges(), 3))
+        assert out.shape == (graph.num_nodes(), 3) and torch.isfinite(out).all(), name

@@ -13,9 +13,15 @@ from wlkit import (
     Param,
     PositionalEncodingRecord,
     ReadoutRecord,
+    SubgraphPolicyRecord,
     hookimpl,
 )
-from wlkit_plugin_example.components import DegreeOneHot, SoftmaxAggregator, SumMaxReadout
+from wlkit_plugin_example.components import (
+    DegreeOneHot,
+    MarkedCopiesPolicy,
+    SoftmaxAggregator,
+    SumMaxReadout,
+)
 
 
 @hookimpl
@@ -66,5 +72,24 @@ def wlkit_positional_encodings() -> list[PositionalEncodingRecord]:
                       minimum=1, maximum=1024),
             ),
             expressivity="<=1-WL (one colour-refinement step)",
+        ),
+    ]
+
+
+@hookimpl
+def wlkit_subgraph_policies() -> list[SubgraphPolicyRecord]:
+    return [
+        SubgraphPolicyRecord(
+            name="marked_copies",
+            factory=MarkedCopiesPolicy,  # called as MarkedCopiesPolicy(**params)
+            summary="One copy of the graph per node with that node marked; layers and "
+                    "readout per copy, pooled over the copies (DS-GNN node marking).",
+            params=(
+                Param("pool", str, "mean", "pooling of the copies of a graph",
+                      choices=("mean", "sum", "max")),
+            ),
+            # The exact bound is the oracle MarkedCopiesPolicy.wl_oracle = "node_marked";
+            # `wlkit check` and `wlkit separate` hold the model to it.
+            expressivity=">1-WL (node-marked DS-WL)",
         ),
     ]
