@@ -1,4 +1,5 @@
-"""The ``wlkit`` command line. Exit codes: 0 ok, 2 bad input, 1 unexpected failure."""
+"""The ``wlkit`` command line. Exit codes: 0 ok, 2 bad input, 1 unexpected failure (and, for
+``wlkit check``, a component that fails the conformance kit)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,20 @@ def _parser() -> argparse.ArgumentParser:
 
     plugins = sub.add_parser("plugins", help="list every component by family")
     plugins.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    plugins.add_argument("--reference", action="store_true",
+                         help="print the Markdown reference of every hook and component "
+                         "(docs/reference.md is generated with it)")
+    plugins.add_argument("--out", metavar="FILE", help="with --reference: write it to FILE")
+
+    check = sub.add_parser("check", help="run the conformance kit over installed components")
+    check.add_argument("names", nargs="*", metavar="NAME",
+                       help="components to check (default: all)")
+    check.add_argument("--family", metavar="F", help="only this family: aggregator, readout, "
+                       "layer, positional_encoding, subgraph_policy, dataset")
+    check.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    check.add_argument("--no-separation", action="store_true",
+                       help="skip embedding the classic WL pairs (faster)")
+    check.add_argument("--seed", type=int, default=0, help="seed of weights and graphs")
 
     analyze = sub.add_parser("analyze", help="WL colour classes and accuracy ceilings of a "
                              "pipeline's dataset")
@@ -50,8 +65,9 @@ def _parser() -> argparse.ArgumentParser:
                          metavar="KEY=VALUE",
                          help="override a value, e.g. --set dataset.root=DIR (repeatable)")
     analyze.add_argument("--oracle", dest="oracles", action="append", default=[],
-                         metavar="ORACLE", help="1-WL (default), 2-FWL, node_marked, ego1, ... "
-                         "(repeatable or comma-separated)")
+                         metavar="ORACLE", help="1-WL, 2-FWL, node_marked, ego1, ... "
+                         "(repeatable or comma-separated; default: 1-WL and the oracle of "
+                         "the pipeline's policy)")
     analyze.add_argument("--out", help="folder for analysis.json "
                          "(default: runs/<name>/analysis-<UTC time>/)")
     analyze.add_argument("--features", choices=("model", "all", "none"), default=None,
@@ -156,6 +172,20 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
 def _cmd_plugins(args: argparse.Namespace) -> int:
     from wlkit.listing import format_listing, plugin_listing
 
+    if args.reference or args.out:
+        from wlkit.errors import WlkitError
+        from wlkit.io import atomic_write_text
+        from wlkit.reference import reference_markdown
+
+        if not args.reference or args.json:
+            raise WlkitError("--out goes with --reference (and --reference not with --json)")
+        text = reference_markdown()
+        if args.out:
+            atomic_write_text(args.out, text)
+            print(f"wrote {args.out}")
+        else:
+            print(text, end="")
+        return 0
     rows = plugin_listing()
     print(json.dumps(rows, indent=2, default=str) if args.json else format_listing(rows), end="")
     if args.json:
@@ -177,7 +207,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     options = {k: v for k, v in (("budget", args.budget), ("iso_checks", args.iso_checks))
                if v is not None}
     report = analyze_pipeline(
-        pipeline, [o.strip() for item in args.oracles or ["1-WL"] for o in item.split(",")],
+        pipeline, [o.strip() for item in args.oracles for o in item.split(",")] or None,
         features=args.features or ("all" if args.dataset else "model"),
         with_encodings=args.with_encodings, decimals=args.decimals, progress=say, **options)
     path = write_analysis(report, args.out, pipeline.name, pipeline.data["output"]["dir"])
@@ -208,6 +238,13 @@ def _cmd_separate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check(args: argparse.Namespace) -> int:
+    from wlkit.check import main as check_main
+
+    return check_main(args.names, args.family, as_json=args.json,
+                      separation=not args.no_separation, seed=args.seed)
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
@@ -219,7 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     warnings.showwarning = _show_warning  # one line per warning, no source excerpt
     handler = {"run": _cmd_run, "validate": _cmd_validate, "plugins": _cmd_plugins,
-               "leaderboard": _cmd_leaderboard, "separate": _cmd_separate, "analyze": _cmd_analyze}
+               "leaderboard": _cmd_leaderboard, "separate": _cmd_separate, "analyze": _cmd_analyze,
+               "check": _cmd_check}
     try:
         return handler[args.command](args)
     except WlkitError as exc:

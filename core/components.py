@@ -124,6 +124,17 @@ class PositionalEncoding(abc.ABC):
                            dict(self.cache_params())], sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
+    def input_module(self) -> nn.Module | None:
+        """Optional model-side half of the encoding; the default None passes it unchanged.
+
+        Return a fresh module ``m(graph, pe) -> Tensor[num_nodes, m.out_dim]``; the model's
+        input encoder applies it to this encoding's columns ``pe`` ([num_nodes, dim], as
+        computed and cached) of the batched ``graph`` before all encodings are normalised
+        and projected to the hidden width. It may depend on ``m.training`` (random sign
+        flips of eigenvectors in training) and may have parameters (a SignNet encoder).
+        """
+        return None
+
 
 @dataclass(frozen=True)
 class DatasetInfo:
@@ -283,9 +294,16 @@ class SubgraphPolicy(abc.ABC):
     (see :func:`wlkit.node_offsets`). ``build(parts)`` returns the model-side module,
     ``module(graph, policy_batch) -> [batch_size, module.out_dim]`` graph embeddings; the
     pipeline's prediction head follows it.
+
+    ``wl_oracle`` names the exact test in :mod:`wlkit.wl` (one of ``wlkit.wl.ORACLES``, e.g.
+    ``"node_marked"``, ``"ego1+"``, ``"two_node_marked"``) that bounds this policy's
+    separation power from above, or None when none does; set it per instance when it
+    depends on the parameters. ``wlkit separate`` reports it next to the model, and flags
+    any pair the model separates but the oracle does not as a bug.
     """
 
     version: int = 1
+    wl_oracle: str | None = None
 
     def prepare(self, graph: Any) -> dict[str, Tensor]:
         """Per-graph precomputation (CPU, deterministic). Default: nothing."""

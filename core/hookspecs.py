@@ -51,7 +51,9 @@ def wlkit_positional_encodings() -> list[PositionalEncodingRecord]:
 
     ``record.factory(**params)`` must return a :class:`wlkit.PositionalEncoding` with an int
     ``dim`` and ``compute(graph) -> Tensor[num_nodes, dim]``. wlkit computes it once per graph
-    and caches it on disk under the encoding's cache key.
+    and caches it on disk under the encoding's cache key. An optional model-side half,
+    ``input_module()``, transforms the cached columns inside the model (e.g. random sign
+    flips of eigenvectors in training, or a SignNet encoder).
     """
 
 

@@ -37,10 +37,13 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "wlkit.plugins.readouts",
     "wlkit.plugins.layers",
     "wlkit.plugins.encodings",
+    "wlkit.plugins.pathnn",
+    "wlkit.plugins.policies",
     "wlkit.datasets.synthetic",
     "wlkit.datasets.sets",
     "wlkit.datasets.ogb",
     "wlkit.datasets.smiles",
+    "wlkit.datasets.wl_suites",
 )
 """Modules registered before any third-party plugin, through the same manager."""
 

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from wlkit import (
+    REQUIRED,
     DatasetError,
     DatasetInfo,
     DatasetRecord,
@@ -265,6 +266,8 @@ def _link_tree(source: Path, target: Path) -> None:
 
 def _factory(default: str | None):
     def make(dataset: str | None = default, root: str | None = None) -> OGBDataset:
+        if dataset is None:
+            raise DatasetError("the ogb dataset needs `dataset:`, e.g. ogbg-molhiv")
         return OGBDataset(dataset, root)
 
     return make
@@ -280,7 +283,7 @@ def wlkit_datasets() -> list[DatasetRecord]:
     records = [DatasetRecord(
         name="ogb", factory=_factory(None),
         summary="Any OGB graph property dataset (ogb's loader, split and Evaluator).",
-        params=(Param("dataset", str, None, "OGB name, e.g. ogbg-molhiv",
+        params=(Param("dataset", str, REQUIRED, "OGB name, e.g. ogbg-molhiv",
                       choices=tuple(names)), _ROOT_PARAM),
     )]
     for name in names:

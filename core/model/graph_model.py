@@ -14,26 +14,45 @@ from wlkit.components import Aggregator, ModelParts
 class NodeInput(nn.Module):
     """Embed node features: a dataset's encoder, a linear map, or one learned vector when the
     graphs carry no node features (every node starts alike, as WL assumes). Positional
-    encodings are batch-normalised, projected to the hidden width and added."""
+    encodings are batch-normalised, projected to the hidden width and added.
 
-    def __init__(self, hidden: int, feat_dim: int, encoder: nn.Module | None, pe_dim: int = 0):
+    ``pe_modules`` lists ``(width, module or None)`` per encoding, in column order: each
+    encoding's model-side module (:meth:`wlkit.PositionalEncoding.input_module`) first maps
+    its columns of ``ndata['pe']`` (e.g. random sign flips in training, SignNet)."""
+
+    def __init__(self, hidden: int, feat_dim: int, encoder: nn.Module | None, pe_dim: int = 0,
+                 pe_modules: list[tuple[int, nn.Module | None]] | None = None):
         super().__init__()
         self.encoder = encoder
         self.linear = nn.Linear(feat_dim, hidden) if encoder is None and feat_dim > 0 else None
         self.constant = (nn.Parameter(torch.randn(hidden) * 0.1)
                          if encoder is None and feat_dim == 0 else None)
+        pe_modules = list(pe_modules or [])
+        self.pe_widths = [width for width, _ in pe_modules]
+        self.pe_modules = nn.ModuleDict({str(i): m for i, (_, m) in enumerate(pe_modules)
+                                         if m is not None})
+        if self.pe_modules:
+            pe_dim = sum(int(m.out_dim) if m is not None else width for width, m in pe_modules)
         self.pe_input = (nn.Sequential(nn.BatchNorm1d(pe_dim), nn.Linear(pe_dim, hidden))
                          if pe_dim else None)
+
+    def _pe(self, graph: dgl.DGLGraph) -> Tensor:
+        pe = graph.ndata["pe"]
+        if not self.pe_modules:
+            return pe
+        columns = torch.split(pe, self.pe_widths, dim=-1)
+        return torch.cat([self.pe_modules[str(i)](graph, col) if str(i) in self.pe_modules
+                          else col for i, col in enumerate(columns)], dim=-1)
 
     def forward(self, graph: dgl.DGLGraph) -> Tensor:
         if self.encoder is not None:
             h = self.encoder(graph.ndata["feat"])
         elif self.linear is not None:
-            h = self.linear(graph.ndata["feat"].float())
+            h = self.linear(graph.ndata["feat"].to(self.linear.weight.dtype))
         else:
             h = self.constant.expand(graph.num_nodes(), -1)
         if self.pe_input is not None:
-            h = h + self.pe_input(graph.ndata["pe"])
+            h = h + self.pe_input(self._pe(graph))
         return h
 
 
