@@ -39,9 +39,9 @@ class TargetReadout(Readout):
     def pool(self, graph: dgl.DGLGraph, feats: Tensor) -> Tensor:
         if self.key not in graph.ndata:
             raise WlkitError(f"target readout: the graphs have no ndata[{self.key!r}] marking "
-                           f"the target nodes (ndata keys: {', '.join(graph.ndata) or 'none'})"
-                           "; use a dataset that marks them, e.g. set_second_min with "
-                           "form: star")
+                             f"the target nodes (ndata keys: {', '.join(graph.ndata) or 'none'})"
+                             "\n    hint: use a dataset that marks them, e.g. set_second_min "
+                             "with form: star")
         mark = (graph.ndata[self.key] != 0).reshape(-1, 1).to(feats.dtype)
         return dgl.ops.segment_reduce(graph.batch_num_nodes(), feats * mark, "sum")
 

@@ -4,6 +4,7 @@ import dgl
 import pytest
 import torch
 
+from wlkit import WlkitError
 from wlkit.model.build import instantiate
 from wlkit.plugins.aggregators import LCMAggregator
 
@@ -35,5 +36,5 @@ def test_target_readout_returns_the_marked_node_and_explains_a_missing_mark():
     feats = torch.arange(10.0).view(5, 2)
     readout = instantiate("readout", {"name": "target"}, 2)
     torch.testing.assert_close(readout(g, feats), feats[[0, 4]])
-    with pytest.raises(KeyError, match="ndata\\['centre'\\]"):
+    with pytest.raises(WlkitError, match="ndata\\['centre'\\]"):
         instantiate("readout", {"name": "target", "key": "centre"}, 2)(g, feats)
