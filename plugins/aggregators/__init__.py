@@ -32,7 +32,7 @@ from .deepsets import DeepSetsAggregator
 from .genpool import GenPoolAggregator
 from .lcm import LCM_APPROXIMATE, CommutativeGRU, LCMAggregator, tree_reduce
 from .pna import PNAAggregator
-from .recurrent import RecurrentAggregator, pack_segments
+from .recurrent import RecurrentAggregator, pack_segments, pad_segments
 
 __all__ = [
     "LCM_APPROXIMATE",
@@ -53,6 +53,7 @@ __all__ = [
     "in_edge_order",
     "lexsort",
     "pack_segments",
+    "pad_segments",
     "segment_ids",
     "tree_reduce",
     "wlkit_aggregators",
@@ -154,8 +155,8 @@ def wlkit_aggregators() -> list[AggregatorRecord]:
             approximate=LCM_APPROXIMATE),
         AggregatorRecord(
             name="recurrent", factory=RecurrentAggregator,
-            summary="GRU/LSTM over each neighbourhood in one packed call; NOT permutation "
-                    "invariant (depends on the neighbour order).",
+            summary="GRU/LSTM over each neighbourhood in one (packed or padded) call; NOT "
+                    "permutation invariant (depends on the neighbour order).",
             params=(
                 Param("cell", str, "gru", "recurrent cell", choices=("gru", "lstm")),
                 Param("order", str, "edge_id", "neighbour order: edge_id, random (reshuffled "
@@ -166,6 +167,10 @@ def wlkit_aggregators() -> list[AggregatorRecord]:
                 Param("eval_orders", int, 4, "random orders averaged in eval mode "
                       "(order=random)", minimum=1),
                 Param("seed", int, 0, "seed of the evaluation orders (order=random)"),
+                Param("cpu_path", str, "auto", "on the CPU: one packed call, or one dense call "
+                      "on right-padded neighbourhoods (oneDNN, several times faster); auto "
+                      "pads when >= 1/4 of the padded batch is real data",
+                      choices=("auto", "packed", "padded")),
             ),
             permutation_invariant=False,
             expressivity="order-dependent",

@@ -5,16 +5,17 @@ import pytest
 import torch
 
 from tests.plugins.shapes import graph_shapes, relabel
-from wlkit import get_registry
+from wlkit import WlkitError, get_registry
 from wlkit.plugins.aggregators import RecurrentAggregator, pack_segments
 
 
+@pytest.mark.parametrize("path", ["packed", "padded"])
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
-def test_matches_one_rnn_call_per_node_in_edge_id_order(cell):
+def test_matches_one_rnn_call_per_node_in_edge_id_order(cell, path):
     torch.manual_seed(0)
     graph = dgl.rand_graph(8, 40)
     messages = torch.randn(40, 5)
-    agg = RecurrentAggregator(5, cell=cell)
+    agg = RecurrentAggregator(5, cell=cell, cpu_path=path)
     out = agg(graph, messages)
     _, dst = graph.edges()
     for v in range(8):
@@ -27,7 +28,7 @@ def test_matches_one_rnn_call_per_node_in_edge_id_order(cell):
         torch.testing.assert_close(out[v], final[0, 0])
 
 
-def test_one_packed_call_without_padding():
+def test_the_packed_batch_has_one_row_per_message():
     values = torch.arange(6.0).unsqueeze(1)  # segments [0, 1, 2], [], [3], [4, 5]
     packed, nonempty = pack_segments(values, torch.tensor([3, 0, 1, 2]))
     assert nonempty.tolist() == [0, 2, 3]
@@ -35,6 +36,16 @@ def test_one_packed_call_without_padding():
     assert packed.data.shape == (6, 1)  # exactly one row per message
     # step 0: first elements, longest first; step 1: second elements; step 2: the third
     assert packed.data[:, 0].tolist() == [0.0, 4.0, 3.0, 1.0, 5.0, 2.0]
+
+
+def test_auto_pads_on_the_cpu_only_when_most_of_the_padded_batch_is_data():
+    agg = RecurrentAggregator(2)
+    regular = torch.full((10,), 8)
+    assert agg._padded(torch.zeros(80, 2), regular)
+    skewed = torch.tensor([200] + [1] * 999)  # 1,199 messages in a 200 x 1,000 padded batch
+    assert not agg._padded(torch.zeros(1199, 2), skewed)
+    assert not RecurrentAggregator(2, cpu_path="packed")._padded(torch.zeros(80, 2), regular)
+    assert RecurrentAggregator(2, cpu_path="padded")._padded(torch.zeros(1199, 2), skewed)
 
 
 def test_edge_id_order_is_not_permutation_invariant_and_the_record_says_so():
@@ -64,7 +75,7 @@ def test_node_attribute_order_follows_the_attribute():
     other, new_of_old, old_of_new_edge = relabel(graph)
     torch.testing.assert_close(agg(other, messages[old_of_new_edge])[new_of_old],
                                agg(graph, messages))
-    with pytest.raises(KeyError, match="order_key 'missing'"):
+    with pytest.raises(WlkitError, match="order_key 'missing'"):
         RecurrentAggregator(4, order="node_attr", order_key="missing")(graph, messages)
 
 
