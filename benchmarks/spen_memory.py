@@ -61,13 +61,11 @@ def _whole_graph_prepared(graph):  # one subgraph = the whole graph, all n^2 pai
     n = graph.num_nodes()
     src, dst = (t.numpy().astype(np.int64) for t in graph.edges())
     u, w = np.divmod(np.arange(n * n), n)
-    pair_edge = np.full(n * n, -1, dtype=np.int64)
-    keep = src != dst
-    pair_edge[src[keep] * n + dst[keep]] = np.flatnonzero(keep)
+    edge_pairs = np.where(src != dst, src * n + dst, -1)
     as_t = torch.from_numpy
     return {"sizes": torch.tensor([n]), "members": torch.arange(n),
             "pairs": torch.arange(n * n), "pair_nodes": as_t(np.stack([u, w], 1)),
-            "pair_edge": as_t(pair_edge)}
+            "edge_pairs": as_t(edge_pairs)}
 
 
 def _batch(side: str, graphs):

@@ -38,7 +38,10 @@ encode), and the cross-subgraph average of pair ``(i, j)`` aggregates over the r
 as 2-FWL does over its witness, so SPEN never separates 2-FWL-equivalent graphs
 (:attr:`SpenPolicy.wl_oracle`). It does separate C6 from 2xC3 with 1-hop ego-nets; on CSL
 an untrained 1-hop SPEN separates the 9 class pairs of the ``ego1+`` oracle, a 2-hop one all
-45 (the ``ego2+`` DS-WL oracle: 30), but 15 of those 45 differ only by about 1e-5 relative.
+45 (the ``ego2+`` DS-WL oracle: 30), but 15 of those 45 differ only by 1e-5 to 1e-4
+relative, which float32 training does not pick up. Averaging after every layer keeps no
+per-subgraph state, so larger ego-nets are not always stronger: with 2-hop ego-nets that
+cover BREC's 10-node graphs SPEN is close to a global 2-IGN.
 """
 
 from __future__ import annotations
@@ -381,8 +384,11 @@ class SpenBatch:
     pair_nodes : Tensor
         [P, 2] batch node ids ``(u, v)`` of every distinct ordered pair that lies in some
         subgraph (pairs of different subgraphs are shared: their features are averaged).
-    pair_edge : Tensor
-        [P] batch edge id of ``u -> v``, or -1 when there is no such edge (and for ``u == v``).
+    edge_pair : Tensor
+        [E] for every edge ``u -> v`` of the batched graph, the id of pair ``(u, v)``; -1 for
+        self-loops. Parallel edges share their pair.
+    pair_edges : Tensor
+        [P] float: the number of edges ``u -> v`` of each pair (0 for non-edges and ``u == v``).
     node_count, pair_count : Tensor
         [N] / [P] float: in how many subgraphs each node / pair lies.
     subgraph_graph : Tensor
@@ -401,7 +407,8 @@ class SpenBatch:
 
     groups: list[SpenGroup]
     pair_nodes: Tensor
-    pair_edge: Tensor
+    edge_pair: Tensor
+    pair_edges: Tensor
     node_count: Tensor
     pair_count: Tensor
     subgraph_graph: Tensor
@@ -409,12 +416,13 @@ class SpenBatch:
 
     @property
     def num_pairs(self) -> int:
-        return int(self.pair_edge.shape[0])
+        return int(self.pair_nodes.shape[0])
 
     def to(self, device: Any) -> SpenBatch:
         """The same batch on ``device`` (Lightning calls this to move the batch)."""
         return SpenBatch([g.to(device) for g in self.groups], self.pair_nodes.to(device),
-                         self.pair_edge.to(device), self.node_count.to(device),
+                         self.edge_pair.to(device), self.pair_edges.to(device),
+                         self.node_count.to(device),
                          self.pair_count.to(device), self.subgraph_graph.to(device),
                          self.num_graphs)
 
@@ -422,21 +430,19 @@ class SpenBatch:
 def collate_prepared(graphs: list[Any], prepared: list[dict[str, Tensor]]) -> SpenBatch:
     """Batch prepared subgraph structures (the format of :meth:`SpenPolicy.prepare`).
 
-    Node ids are shifted by each graph's node offset in ``dgl.batch(graphs)``, pair ids by
-    the pair counts of the previous graphs and edge ids by their edge counts.
+    Node ids are shifted by each graph's node offset in ``dgl.batch(graphs)`` and pair ids
+    by the pair counts of the previous graphs (edges keep their order in the batch).
     """
     if len(graphs) != len(prepared):
         raise ValueError(f"spen: {len(graphs)} graphs but {len(prepared)} prepared entries")
     node_off = node_offsets(graphs)
-    edge_counts = torch.tensor([g.num_edges() for g in graphs], dtype=torch.long)
-    edge_off = torch.cumsum(edge_counts, 0) - edge_counts
-    pair_counts = torch.tensor([len(p["pair_edge"]) for p in prepared], dtype=torch.long)
+    pair_counts = torch.tensor([len(p["pair_nodes"]) for p in prepared], dtype=torch.long)
     pair_off = torch.cumsum(pair_counts, 0) - pair_counts
     sizes = torch.cat([p["sizes"] for p in prepared])
     members = torch.cat([p["members"] + node_off[i] for i, p in enumerate(prepared)])
     entries = torch.cat([p["pairs"] + pair_off[i] for i, p in enumerate(prepared)])
     pair_nodes = torch.cat([p["pair_nodes"] + node_off[i] for i, p in enumerate(prepared)])
-    pair_edge = torch.cat([torch.where(p["pair_edge"] >= 0, p["pair_edge"] + edge_off[i], -1)
+    edge_pair = torch.cat([torch.where(p["edge_pairs"] >= 0, p["edge_pairs"] + pair_off[i], -1)
                            for i, p in enumerate(prepared)])
     subgraph_graph = torch.repeat_interleave(
         torch.arange(len(prepared)), torch.tensor([len(p["sizes"]) for p in prepared]))
@@ -450,9 +456,10 @@ def collate_prepared(graphs: list[Any], prepared: list[dict[str, Tensor]]) -> Sp
         groups.append(SpenGroup(size, sel, nodes, pairs.view(-1, size, size)))
     num_nodes = int(sum(g.num_nodes() for g in graphs))
     return SpenBatch(
-        groups=groups, pair_nodes=pair_nodes, pair_edge=pair_edge,
+        groups=groups, pair_nodes=pair_nodes, edge_pair=edge_pair,
+        pair_edges=torch.bincount(edge_pair[edge_pair >= 0], minlength=len(pair_nodes)).float(),
         node_count=torch.bincount(members, minlength=num_nodes).float(),
-        pair_count=torch.bincount(entries, minlength=len(pair_edge)).float(),
+        pair_count=torch.bincount(entries, minlength=len(pair_nodes)).float(),
         subgraph_graph=subgraph_graph, num_graphs=len(graphs))
 
 
@@ -467,9 +474,11 @@ class SpenBody(nn.Module):
     the root row) and the adjacency on order 2 (1 on edges), so the subgraph structure is seen
     by every layer, not only the first (averaging would wash it out of the features).
 
-    Each of the ``num_layers`` layers: :class:`SpenLayer` on all subgraphs (looped over the
-    batch's distinct sizes), average every node and pair over the subgraphs holding it, then
-    the pipeline's norm, ReLU, dropout and (if ``residual``) a skip connection. Readout:
+    Each of the ``num_layers`` layers: :class:`SpenLayer` and a ReLU inside every subgraph
+    (looped over the batch's distinct sizes), then every node and pair is averaged over the
+    subgraphs holding it, followed by the pipeline's norm, dropout and (if ``residual``) a
+    skip connection. The ReLU must come before the averaging: the mean over all roots of a
+    map that is linear in the root mark does not depend on the mark. Readout:
     :class:`SpenInvariant` on every subgraph, mean over each graph's subgraphs.
 
     Size classes and unseen sizes: weights are tied per class (:func:`size_class` with
@@ -552,13 +561,13 @@ class SpenBody(nn.Module):
 
     def initial_pairs(self, graph: Any, batch: SpenBatch) -> Tensor:
         """[P, hidden] initial pair states."""
-        edge = batch.pair_edge
-        kind = (edge >= 0).long()
+        kind = (batch.pair_edges > 0).long()
         kind[batch.pair_nodes[:, 0] == batch.pair_nodes[:, 1]] = 2
         p = self.pair_type(kind)
-        if self.edge_encoder is not None and bool((edge >= 0).any()):
-            on = torch.nonzero(edge >= 0).flatten()
-            p = p.index_add(0, on, self.edge_encoder(graph.edata["feat"][edge[on]]))
+        on = torch.nonzero(batch.edge_pair >= 0).flatten()
+        if self.edge_encoder is not None and len(on):
+            # parallel edges add up, so the result does not depend on the edge order
+            p = p.index_add(0, batch.edge_pair[on], self.edge_encoder(graph.edata["feat"][on]))
         return p
 
     def forward(self, graph: Any, batch: SpenBatch) -> Tensor:
@@ -568,18 +577,21 @@ class SpenBody(nn.Module):
         classes = self.class_map([g.size for g in batch.groups])
         x = self.node_input(graph)
         p = self.initial_pairs(graph, batch)
-        adjacency = (batch.pair_edge >= 0).to(x.dtype)
+        adjacency = batch.pair_edges.to(x.dtype)
         node_count = batch.node_count.clamp(min=1)[:, None]
         pair_count = batch.pair_count.clamp(min=1)[:, None]
         for layer, node_norm, pair_norm in zip(self.layers, self.node_norms, self.pair_norms):
             x_sum, p_sum = x.new_zeros(x.shape), p.new_zeros(p.shape)
             for group in batch.groups:
                 xs, ps = self._subgraph_tensors(group, x, p, adjacency)
-                xo, po = layer(xs, ps, classes[group.size])
+                # a layer = equivariant linear map + ReLU inside each subgraph; only then
+                # are the subgraphs averaged (averaging a linear map's outputs would cancel
+                # the root mark: sum over roots of a linear function of the mark is constant)
+                xo, po = (torch.relu(t) for t in layer(xs, ps, classes[group.size]))
                 x_sum = x_sum.index_add(0, group.nodes.reshape(-1), xo.reshape(-1, self.hidden))
                 p_sum = p_sum.index_add(0, group.pairs.reshape(-1), po.reshape(-1, self.hidden))
-            x_new = self.dropout(torch.relu(node_norm(x_sum / node_count)))
-            p_new = self.dropout(torch.relu(pair_norm(p_sum / pair_count)))
+            x_new = self.dropout(node_norm(x_sum / node_count))
+            p_new = self.dropout(pair_norm(p_sum / pair_count))
             x, p = (x + x_new, p + p_new) if self.residual else (x_new, p_new)
         pooled = x.new_zeros(batch.num_graphs, self.hidden)
         for group in batch.groups:
@@ -604,11 +616,15 @@ class SpenPolicy(SubgraphPolicy):
     ``pairs`` [sum |S_v|^2]
         for every subgraph (in order) its ``|S_v| x |S_v|`` member pairs, row-major, as ids
         into ``pair_nodes``.
-    ``pair_nodes`` [P, 2], ``pair_edge`` [P]
-        the distinct ordered pairs ``(u, w)`` lying in some subgraph (sorted) and the id of
-        the edge ``u -> w`` (the smallest if repeated; -1 if none or ``u == w``).
+    ``pair_nodes`` [P, 2]
+        the distinct ordered pairs ``(u, w)`` lying in some subgraph, sorted.
+    ``edge_pairs`` [num_edges]
+        for every edge ``u -> w`` the id of pair ``(u, w)`` (always present: ``u`` and ``w``
+        share ``u``'s ego-net); -1 for self-loops.
 
-    Ego-nets follow edges in both directions; self-loops are ignored.
+    Ego-nets follow edges in both directions; self-loops are ignored. The order-2 input
+    counts the edges ``u -> w`` of each pair (an adjacency channel, the multiplicity on
+    multigraphs) and sums their encoded features.
 
     Parameters
     ----------
@@ -629,7 +645,7 @@ class SpenPolicy(SubgraphPolicy):
     ([2, 3, 2], [0, 1, 1, 0, 2, 2, 1])
     """
 
-    version = 1
+    version = 2  # 2: edge_pairs (every edge, parallel edges summed) replaces pair_edge
     #: SPEN's layers are computable by 2-FWL colour refinement (every mean over a subgraph is
     #: a 2-FWL aggregation over a witness node), so 2-FWL bounds what it can separate.
     wl_oracle = "2-FWL"
@@ -656,14 +672,15 @@ class SpenPolicy(SubgraphPolicy):
         if n == 0:
             empty = torch.zeros(0, dtype=torch.long)
             return {"sizes": empty, "members": empty, "pairs": empty,
-                    "pair_nodes": torch.zeros(0, 2, dtype=torch.long), "pair_edge": empty}
+                    "pair_nodes": torch.zeros(0, 2, dtype=torch.long),
+                    "edge_pairs": torch.full((len(src),), -1, dtype=torch.long)}
         loop = src == dst
-        adj = sp.csr_matrix((np.ones(int((~loop).sum()), dtype=np.int8),
+        adj = sp.csr_matrix((np.ones(int((~loop).sum()), dtype=np.int32),
                              (src[~loop], dst[~loop])), shape=(n, n))
-        adj = ((adj + adj.T) > 0).astype(np.int8)
-        reach = sp.identity(n, dtype=np.int8, format="csr")
+        adj = ((adj + adj.T) > 0).astype(np.int32)
+        reach = sp.identity(n, dtype=np.int32, format="csr")
         for _ in range(self.hops):
-            reach = ((reach + reach @ adj) > 0).astype(np.int8)
+            reach = ((reach + reach @ adj) > 0).astype(np.int32)
         reach = sp.csr_matrix(reach)
         reach.sort_indices()
         sizes = np.diff(reach.indptr).astype(np.int64)
@@ -681,17 +698,11 @@ class SpenPolicy(SubgraphPolicy):
             keys[entry_start[subs, None] + np.arange(size * size)] = key
         unique, inverse = np.unique(keys, return_inverse=True)
         pair_nodes = np.stack([unique // n, unique % n], axis=1)
-        pair_edge = np.full(len(unique), -1, dtype=np.int64)
-        if len(src):
-            edge_keys = np.where(loop, -1, src * n + dst)
-            order = np.argsort(edge_keys, kind="stable")  # first match = smallest edge id
-            pos = np.minimum(np.searchsorted(edge_keys[order], unique), len(order) - 1)
-            found = edge_keys[order][pos] == unique
-            pair_edge[found] = order[pos][found]
-        pair_edge[pair_nodes[:, 0] == pair_nodes[:, 1]] = -1
+        edge_pairs = np.full(len(src), -1, dtype=np.int64)
+        edge_pairs[~loop] = np.searchsorted(unique, src[~loop] * n + dst[~loop])
         as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64))  # noqa: E731
         return {"sizes": as_t(sizes), "members": as_t(members), "pairs": as_t(inverse),
-                "pair_nodes": as_t(pair_nodes), "pair_edge": as_t(pair_edge)}
+                "pair_nodes": as_t(pair_nodes), "edge_pairs": as_t(edge_pairs)}
 
     def collate(self, graphs: list[Any], prepared: list[dict[str, Tensor]]) -> SpenBatch:
         return collate_prepared(graphs, prepared)
@@ -702,7 +713,7 @@ class SpenPolicy(SubgraphPolicy):
 
 SPEN_APPROXIMATE = (
     "the root-mark (order 1) and adjacency (order 2) channels are appended at every layer, "
-    "not only the first; the norm and ReLU follow the cross-subgraph averaging; the "
+    "not only the first; the pipeline's norm follows the cross-subgraph averaging; the "
     "readout applies the invariant maps to the final averaged state of every subgraph; "
     "sizes whose class was never trained use the nearest trained class's weights (the "
     "paper does not say)"

@@ -140,13 +140,12 @@ def test_prepare_path_and_triangle():
         assert torch.equal(block[..., 1], m[None, :].expand(size, size))
         start += size * size
     src, dst = g.edges()
-    for (u, w), e in zip(out["pair_nodes"].tolist(), out["pair_edge"].tolist()):
-        if u == w or not g.has_edges_between(u, w):
-            assert e == -1
-        else:
-            assert (src[e].item(), dst[e].item()) == (u, w)
+    ends = out["pair_nodes"][out["edge_pairs"].clamp(min=0)]
+    loops = src == dst
+    assert torch.equal(ends[~loops], torch.stack([src, dst], 1)[~loops])
+    assert out["edge_pairs"][loops].tolist() == [-1]
     # distinct ordered pairs: path 0..2 at distance <= 2 gives 9; the triangle 9
-    assert len(out["pair_edge"]) == 18
+    assert len(out["pair_nodes"]) == 18
 
 
 def test_prepare_hops_and_isolated_and_empty_graphs():
@@ -179,10 +178,10 @@ def test_collate_shifts_node_pair_and_edge_ids():
         assert torch.equal(ends[..., 0], group.nodes[:, :, None].expand(-1, -1, group.size))
         assert torch.equal(ends[..., 1], group.nodes[:, None, :].expand(-1, group.size, -1))
     assert torch.equal(seen, torch.ones(12, dtype=torch.long))
-    on = batch.pair_edge >= 0
-    src, dst = bg.find_edges(batch.pair_edge[on])
-    assert torch.equal(torch.stack([src, dst], 1), batch.pair_nodes[on])
-    assert on.sum() == 5 * 2 + 1 + 12  # every edge of the batch lies in some ego-net
+    src, dst = bg.edges()
+    assert torch.equal(batch.pair_nodes[batch.edge_pair], torch.stack([src, dst], 1))
+    assert batch.pair_edges.sum() == 5 * 2 + 1 + 12  # every edge of the batch, once
+    assert batch.pair_edges.max() == 1
     assert batch.node_count.tolist() == [3.0] * 5 + [2.0, 2.0, 1.0] + [4.0] * 4
     moved = batch.to("cpu")
     assert moved.groups[0].nodes is not None and moved.num_graphs == 3
@@ -245,6 +244,27 @@ def test_features_edges_and_node_features_are_used():
     assert torch.allclose(embed(body, policy, [h]), base, atol=1e-5)
     g.edata["feat"][0] += 1.0
     assert not torch.allclose(embed(body, policy, [g]), base)
+
+
+def test_parallel_edges_add_up_whatever_their_order():
+    torch.manual_seed(0)
+    policy = SpenPolicy()
+    body = policy.build(make_parts(edge_dim=2)).eval()
+    src, dst = [0, 1, 0, 1, 1, 2, 2, 0], [1, 0, 1, 0, 2, 1, 0, 2]  # triangle, 0-1 doubled
+    g = dgl.graph((src, dst))
+    g.edata["feat"] = torch.randn(8, 2)
+    order = torch.tensor([2, 3, 0, 1, 7, 6, 5, 4])
+    h = dgl.graph((g.edges()[0][order], g.edges()[1][order]))
+    h.edata["feat"] = g.edata["feat"][order]
+    assert torch.allclose(embed(body, policy, [g]), embed(body, policy, [h]), atol=1e-6)
+    batch = policy.collate([g], [policy.prepare(g)])
+    assert sorted(batch.pair_edges.tolist()) == [0.0] * 3 + [1.0] * 4 + [2.0] * 2
+
+
+def test_conforms_to_the_policy_contract():
+    from wlkit.testing import assert_conforms
+
+    assert_conforms("subgraph_policy", "spen")  # invariance, batching, devices, gradients...
 
 
 def test_empty_and_single_node_graphs():
@@ -312,6 +332,23 @@ def test_oracle_consistency_on_the_classic_pairs():
     c6, two_c3 = graphs.classic_pairs()[0][2:]
     assert distinguishes(c6, two_c3, "ego1+")
     assert _separates(body, policy, c6, two_c3)
+
+
+def test_sr25_stays_inseparable_like_2fwl():
+    from tests.conftest import SHARED_DATA
+    from wlkit.datasets.wl_suites import SR25Suite
+
+    root = SHARED_DATA / "wl" / "SR25"
+    if not root.is_dir():
+        pytest.skip(f"shared data not found at {root}")
+    srgs = {}
+    for pair in SR25Suite(root=str(root)).pairs():
+        srgs.setdefault(pair.first.edges.tobytes(), pair.first)
+        srgs.setdefault(pair.second.edges.tobytes(), pair.second)
+    assert len(srgs) == 15
+    policy, body = fresh_model(hidden=8, layers=2)
+    out = embed(body, policy, list(srgs.values()))
+    assert torch.allclose(out, out[:1].expand_as(out), rtol=1e-9, atol=1e-12)
 
 
 def test_csl_separation_matches_one_hop_ego_nets():
