@@ -19,7 +19,9 @@ and ReLU.
 Enumeration is a vectorised frontier expansion in numpy: all paths of length ``l`` are
 extended by one edge at once through CSR neighbour lists, and the extensions that revisit a
 node (AP), leave the shortest-path DAG (SP+) or the shortest-path tree (SP) are filtered
-out. No per-path Python code runs.
+out. No per-path Python code runs. The paths of each length are cached as a trie of their
+prefixes read from the far end (:func:`path_trie`), so the LSTM computes each shared
+prefix's state once (:class:`PathNN`); the result equals running ``nn.LSTM`` on every path.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ DEFAULT_MAX_PATHS = 2_000_000
 """Default budget of path candidates per graph (see :class:`PathBudgetError`)."""
 
 _LSTM_CHUNK = 1 << 16
-"""Paths per LSTM call: bounds the memory of evaluation on graphs with many paths."""
+"""Trie entries per LSTM step: bounds the memory of evaluation on graphs with many paths."""
 
 
 class PathBudgetError(WlkitError):
@@ -119,24 +121,53 @@ class _Graph:
             frontier = new.astype(np.float32)
         return out
 
-    def edge_ids(self, heads: np.ndarray, tails: np.ndarray) -> np.ndarray:
-        """Id of the input edge ``heads -> tails`` (elementwise); the reverse edge's id when
-        only that direction exists; the smallest id among parallel edges."""
-        n = max(self.num_nodes, 1)
+    def edge_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(keys, edge_pair)``: the sorted keys ``u * n + v`` of the distinct directed node
+        pairs joined by an input edge (self loops excluded), and each input edge's index
+        into them (-1 for self loops)."""
         if self._edge_lookup is None:
-            src = np.concatenate([self.src, self.dst])
-            dst = np.concatenate([self.dst, self.src])
-            eid = np.concatenate([np.arange(self.num_edges), np.arange(self.num_edges)])
-            reverse = np.repeat([0, 1], self.num_edges)
-            key = src * n + dst
-            order = np.lexsort((eid, reverse, key))  # per key: same direction first, lowest id
-            key, eid = key[order], eid[order]
-            first = np.ones(len(key), dtype=bool)
-            first[1:] = key[1:] != key[:-1]
-            self._edge_lookup = (key[first], eid[first])
-        key, eid = self._edge_lookup
-        wanted = heads.astype(np.int64) * n + tails.astype(np.int64)
-        return eid[np.searchsorted(key, wanted)]
+            n = max(self.num_nodes, 1)
+            key = self.src * n + self.dst
+            loop = self.src == self.dst
+            keys = np.unique(key[~loop])
+            edge_pair = np.where(loop, -1, np.searchsorted(keys, key))
+            self._edge_lookup = (keys, edge_pair)
+        return self._edge_lookup
+
+    def pair_ids(self, heads: np.ndarray, tails: np.ndarray) -> np.ndarray:
+        """Index (into :meth:`edge_pairs`) of the pair ``heads -> tails``, elementwise; of
+        ``tails -> heads`` where no input edge goes ``heads -> tails``."""
+        n = max(self.num_nodes, 1)
+        keys, _ = self.edge_pairs()
+        heads, tails = heads.astype(np.int64), tails.astype(np.int64)
+        out = np.empty(len(heads), dtype=np.int64)
+        for i, key in enumerate((heads * n + tails, tails * n + heads)):
+            pos = np.minimum(np.searchsorted(keys, key), max(len(keys) - 1, 0))
+            hit = keys[pos] == key if len(keys) else np.zeros(len(key), dtype=bool)
+            if i == 0:
+                out[:] = -1
+                out[hit] = pos[hit]
+            else:
+                missing = out < 0
+                out[missing] = pos[missing]
+        return out
+
+
+def edge_pairs(num_nodes: int, src: Any, dst: Any) -> tuple[np.ndarray, int]:
+    """Each input edge's directed node pair: ``(edge_pair [E], num_pairs)``.
+
+    ``edge_pair[e]`` indexes the distinct pairs ``(src, dst)`` joined by an input edge, in
+    sorted order; self loops get -1. Parallel edges share a pair: the model averages their
+    encoded features, so the edge input of a path step does not depend on the edge order.
+
+    Examples
+    --------
+    >>> edge_pairs(3, [0, 0, 1, 1, 2], [1, 1, 0, 2, 2])  # two parallel 0->1, a self loop
+    (array([ 0,  0,  1,  2, -1]), 3)
+    """
+    g = _Graph(num_nodes, src, dst)
+    keys, edge_pair = g.edge_pairs()
+    return edge_pair, len(keys)
 
 
 def _shortest_path_parents(graph: _Graph, dist: np.ndarray) -> np.ndarray:
@@ -220,8 +251,10 @@ def enumerate_paths(num_nodes: int, src: Any, dst: Any, K: int, kind: str = "ap"
     distances : bool
         Also return ``dists``: each path node's hop distance from the start node.
     edge_ids : bool
-        Also return ``edges`` [P, l]: column ``i`` is the id of the edge ``p(i+1) -> pi``
-        (the direction in which the model carries information towards the start node).
+        Also return ``edges`` [P, l]: column ``i`` is the index (see :func:`edge_pairs`) of
+        the directed node pair ``p(i+1) -> pi``, the direction in which the model carries
+        information towards the start node, or of ``pi -> p(i+1)`` when only that direction
+        has input edges.
 
     Returns
     -------
@@ -307,7 +340,7 @@ def enumerate_paths(num_nodes: int, src: Any, dst: Any, K: int, kind: str = "ap"
         if distances:
             entry["dists"] = flat_dist[p[:, :1] * n + p] if len(p) else np.zeros_like(p)
         if edge_ids:
-            entry["edges"] = (g.edge_ids(p[:, 1:].ravel(), p[:, :-1].ravel()).reshape(
+            entry["edges"] = (g.pair_ids(p[:, 1:].ravel(), p[:, :-1].ravel()).reshape(
                 len(p), length) if len(p) else np.zeros((0, length), dtype=np.int64))
         out[length] = entry
     return out
@@ -378,8 +411,10 @@ class PathPolicy(SubgraphPolicy):
     ``prepare(graph)`` enumerates the paths with :func:`enumerate_paths` and stores those
     of each length ``l = 1..K`` as a prefix trie (:func:`path_trie`): ``node_{l}_{j}``
     (int32), ``parent_{l}_{j}`` (int32, j >= 1), ``dist_{l}_{j}`` (uint8, with distance
-    encoding) and ``edge_{l}_{j}`` (int32, j >= 1, when the graph has ``edata['feat']``).
-    ``collate`` shifts node ids by each graph's node offset, edge ids by its edge offset
+    encoding) and, when the graph has ``edata['feat']``, ``edge_{l}_{j}`` (int32, j >= 1:
+    the directed node pair of the step) with ``edge_pair`` and ``num_pairs``
+    (:func:`edge_pairs`; a step's edge input is the mean over its parallel edges).
+    ``collate`` shifts node ids by each graph's node offset, pair ids by its pair offset
     and parent indices by the offset of the graph's entries in the level above. The model
     half (:class:`PathNN`) has exactly K layers, so ``model.num_layers`` must equal ``K``;
     it uses ``model.hidden``, ``model.residual``, ``model.norm``, ``model.dropout`` and
@@ -420,7 +455,7 @@ class PathPolicy(SubgraphPolicy):
     [[2, 1, 0], [0, 1, 2], [5, 4, 3], [3, 4, 5]]
     """
 
-    version = 1
+    version = 2  # 2: edge inputs per directed node pair (mean over parallel edges)
 
     def __init__(self, paths: str = "sp_plus", K: int = 3, encode_distances: bool | None = None,
                  path_agg: str = "sum", edge_features: bool = True, l2_norm: bool = False,
@@ -453,6 +488,10 @@ class PathPolicy(SubgraphPolicy):
         found = enumerate_paths(n, src.numpy(), dst.numpy(), self.K, self.paths,
                                 self.max_paths, self.encode_distances, with_edges)
         out: dict[str, Tensor] = {}
+        if with_edges:
+            edge_pair, num_pairs = edge_pairs(n, src.numpy(), dst.numpy())
+            out["edge_pair"] = torch.from_numpy(edge_pair.astype(np.int32))
+            out["num_pairs"] = torch.tensor([num_pairs], dtype=torch.int64)
         for length, entry in found.items():
             levels = path_trie(entry["paths"], n, entry.get("dists"), entry.get("edges"))
             for j, level in enumerate(levels):
@@ -462,10 +501,19 @@ class PathPolicy(SubgraphPolicy):
         return out
 
     def collate(self, graphs: list[Any], prepared: list[dict[str, Tensor]]) -> dict[str, Any]:
-        """``{"layers": [[{node, parent, dist, edge} per step j] per length l]}``, shifted."""
+        """``{"layers": [[{node, parent, dist, edge} per step j] per length l]}``, shifted;
+        with edge features also ``edge_pair`` (each batched edge's pair) and ``num_pairs``."""
         node_shift = node_offsets(graphs)
-        edge_counts = torch.tensor([g.num_edges() for g in graphs], dtype=torch.long)
-        edge_shift = torch.cumsum(edge_counts, 0) - edge_counts
+        batch: dict[str, Any] = {}
+        with_edges = all("edge_pair" in p for p in prepared)
+        if with_edges:  # pair ids shift by the pairs of the graphs before
+            pairs = torch.cat([p["num_pairs"] for p in prepared])
+            pair_shift = torch.cumsum(pairs, 0) - pairs
+            edge_pair = torch.cat([p["edge_pair"] for p in prepared]).long()
+            shift = torch.repeat_interleave(pair_shift, torch.tensor(
+                [len(p["edge_pair"]) for p in prepared], dtype=torch.long))
+            batch["edge_pair"] = torch.where(edge_pair >= 0, edge_pair + shift, edge_pair)
+            batch["num_pairs"] = int(pairs.sum())
         layers = []
         for length in range(1, self.K + 1):
             steps = []
@@ -483,15 +531,16 @@ class PathPolicy(SubgraphPolicy):
                 if j > 0:
                     shift = torch.cumsum(above, 0) - above
                     step["parent"] = _shifted(prepared, f"parent_{length}_{j}", shift, counts)
-                    if all(f"edge_{length}_{j}" in p for p in prepared):
-                        step["edge"] = _shifted(prepared, f"edge_{length}_{j}", edge_shift,
+                    if with_edges:
+                        step["edge"] = _shifted(prepared, f"edge_{length}_{j}", pair_shift,
                                                 counts)
                 if self.encode_distances:
                     step["dist"] = torch.cat([p[f"dist_{length}_{j}"] for p in prepared]).long()
                 steps.append(step)
                 above = counts
             layers.append(steps)
-        return {"layers": layers}
+        batch["layers"] = layers
+        return batch
 
     @staticmethod
     def batch_paths(batch: dict[str, Any], length: int) -> Tensor:
@@ -523,7 +572,8 @@ class PathNN(nn.Module):
     Layer ``l`` runs the LSTM over every path with ``l`` edges from its far end to its
     start node. The input at each step is the node state, concatenated with the distance
     embedding of the node (distance encoding) and the encoded feature of the edge towards
-    the previous step (edge features; zeros at the far end). The final LSTM states are
+    the previous step (edge features: the mean over parallel edges, zeros at the far end;
+    one edge encoder shared by all layers, as in the authors' code). The final LSTM states are
     summed (``path_agg: sum``) or averaged into the start nodes; then
     ``h <- phi(dropout(norm(h + paths)))`` (no ``h +`` without ``model.residual``).
 
@@ -585,13 +635,21 @@ class PathNN(nn.Module):
                              "the policy from the same settings")
         edge_h = None
         if self.edge_encoder is not None:
-            if "edge" not in layers[0][-1]:
+            if "edge_pair" not in batch:
                 raise WlkitError("pathnn: the model reads edge features but the prepared "
                                  "paths carry no edge ids (the graphs had no edata['feat'] "
                                  "when they were prepared)\n"
                                  "    hint: set policy.edge_features: false, or delete the "
                                  "policy cache under $WLKIT_CACHE_DIR")
-            edge_h = self.edge_encoder(graph.edata["feat"])
+            # one input per directed node pair: the mean over its parallel edges
+            encoded = self.edge_encoder(graph.edata["feat"])
+            edge_pair = batch["edge_pair"]
+            valid = edge_pair >= 0
+            index = edge_pair[valid]
+            edge_h = encoded.new_zeros(batch["num_pairs"], encoded.shape[1]).index_add(
+                0, index, encoded[valid])
+            count = torch.bincount(index, minlength=batch["num_pairs"]).clamp(min=1)
+            edge_h = edge_h / count.unsqueeze(1).to(edge_h.dtype)
         h = self.node_input(graph)
         for i in range(self.K):
             if self.l2_norm:
@@ -615,17 +673,20 @@ class PathNN(nn.Module):
         scale = torch.ones(4 * hidden, dtype=h.dtype, device=h.device)
         scale[2 * hidden:3 * hidden] = 2.0
         # input projections, once per node / distance / edge ([*, 4 hidden] each)
-        bias = lstm.bias_ih_l0 + lstm.bias_hh_l0
-        node_in = (self.dropout(h) @ w_ih[:, :hidden].T + bias) * scale
+        bias = (lstm.bias_ih_l0 + lstm.bias_hh_l0) * scale
+        node_in = h @ w_ih[:, :hidden].T * scale + bias
         col = hidden
         dist_in = edge_in = None
         if self.distance_embedding is not None:
-            dist_in = (self.dropout(self.distance_embedding.weight)
-                       @ w_ih[:, col:col + hidden].T) * scale
+            dist_in = self.distance_embedding.weight @ w_ih[:, col:col + hidden].T * scale
             col += hidden
         if edge_h is not None:
-            edge_in = (self.dropout(edge_h) @ w_ih[:, col:col + hidden].T) * scale
+            edge_in = edge_h @ w_ih[:, col:col + hidden].T * scale
         w_hh = lstm.weight_hh_l0.T * scale
+        # dropout on the LSTM input is drawn per trie entry (per path step, shared by the
+        # paths with a common prefix): the input projection then runs per entry
+        per_entry = self.training and self.dropout.p > 0
+        w_in = w_ih.T * scale
         last = len(steps) - 1
         if any(len(step["node"]) == 0 for step in steps):
             return h.new_zeros(h.shape[0], hidden)
@@ -650,13 +711,22 @@ class PathNN(nn.Module):
             for a in range(lo, hi, _LSTM_CHUNK):
                 b = min(a + _LSTM_CHUNK, hi)
                 node = step["node"][a:b]
-                if labels is not None:
+                if per_entry:
+                    parts = [h.index_select(0, node)]
+                    if dist_in is not None:
+                        parts.append(self.distance_embedding.weight.index_select(
+                            0, step["dist"][a:b]))
+                    if edge_in is not None:
+                        parts.append(edge_h.index_select(0, step["edge"][a:b]) if j > 0 else
+                                     h.new_zeros(b - a, hidden))
+                    gates = self.dropout(torch.cat(parts, 1)) @ w_in + bias
+                elif labels is not None:
                     gates = table.index_select(0, node * labels + step["dist"][a:b])
                 else:
                     gates = node_in.index_select(0, node)
                     if dist_in is not None:
                         gates = gates + dist_in.index_select(0, step["dist"][a:b])
-                if edge_in is not None and j > 0:
+                if edge_in is not None and j > 0 and not per_entry:
                     gates = gates + edge_in.index_select(0, step["edge"][a:b])
                 if recur is not None:
                     parent = step["parent"][a:b] - base

@@ -17,9 +17,11 @@ from wlkit import ModelParts, PluginError, WlkitError, get_registry, node_offset
 from wlkit.model.build import build_model, instantiate_dataset
 from wlkit.model.graph_model import NodeInput, make_norm
 from wlkit.pipeline import load_pipeline
+from wlkit.plugins import pathnn
 from wlkit.plugins.pathnn import (
     PathBudgetError,
     PathPolicy,
+    edge_pairs,
     enumerate_paths,
     path_count_bound,
 )
@@ -103,19 +105,22 @@ def test_one_shortest_path_per_pair_with_the_documented_tie_break(K):
         assert all(count == 1 for count in found.values())
 
 
-def test_edge_ids_follow_the_path_towards_its_start():
+def test_edge_ids_name_the_node_pair_towards_the_start():
     # a directed multigraph with a self loop; edge (1, 2) is stored in one direction only
     src = np.array([0, 1, 1, 2, 2, 3, 0, 1])
     dst = np.array([1, 0, 2, 3, 2, 2, 1, 3])
+    edge_pair, num_pairs = edge_pairs(4, src, dst)
+    assert num_pairs == 6 and edge_pair[4] == -1  # (0,1) twice, self loop (2,2)
+    assert edge_pair[0] == edge_pair[6]
     found = enumerate_paths(4, src, dst, 3, "ap", edge_ids=True)
     for length, entry in found.items():
         assert entry["edges"].shape == (len(entry["paths"]), length)
         for path, ids in zip(entry["paths"].tolist(), entry["edges"].tolist()):
-            for i, eid in enumerate(ids):
+            for i, pid in enumerate(ids):
                 head, tail = path[i + 1], path[i]
-                forward = [k for k in range(len(src)) if (src[k], dst[k]) == (head, tail)]
-                backward = [k for k in range(len(src)) if (src[k], dst[k]) == (tail, head)]
-                assert eid == min(forward or backward)
+                members = {(int(src[e]), int(dst[e])) for e in np.flatnonzero(edge_pair == pid)}
+                wanted = (head, tail) if ((src == head) & (dst == tail)).any() else (tail, head)
+                assert members == {wanted}
 
 
 def test_count_bound_is_an_upper_bound_and_exact_on_trees():
@@ -168,7 +173,6 @@ def dgl_graph(g: nx.Graph, edge_feats: bool = False, seed: int = 0) -> dgl.DGLGr
 def test_collate_shifts_node_and_edge_ids():
     policy = PathPolicy(paths="ap", K=3)
     graphs = [dgl_graph(g, edge_feats=True) for g in random_graphs(3, seed=5)]
-    graphs = [g for g in graphs if g.num_edges()]
     prepared = [policy.prepare(g) for g in graphs]
     batch = policy.collate(graphs, prepared)
     batched = dgl.batch(graphs)
@@ -183,15 +187,20 @@ def test_collate_shifts_node_and_edge_ids():
             expected += [tuple(row) for row in (alone + shift).tolist()]
         together = PathPolicy.batch_paths(batch, length)
         assert Counter(map(tuple, together.tolist())) == Counter(expected)
-        # every shifted edge id joins the consecutive nodes of the shifted paths, towards
-        # the start node; every parent index points into the level above
+        # every shifted pair id names batched edges joining the consecutive nodes of the
+        # shifted paths (both directions are stored here, so towards the start node);
+        # every parent index points into the level above
         steps = batch["layers"][length - 1]
+        bsrc, bdst = batched.edges()
         index = torch.arange(len(steps[-1]["node"]))
         for j in range(length, 0, -1):
             parent = steps[j]["parent"][index]
-            bsrc, bdst = batched.find_edges(steps[j]["edge"][index])
-            assert torch.equal(bdst, steps[j]["node"][index])
-            assert torch.equal(bsrc, steps[j - 1]["node"][parent])
+            for pid, tail, head in zip(steps[j]["edge"][index].tolist(),
+                                       steps[j]["node"][index].tolist(),
+                                       steps[j - 1]["node"][parent].tolist()):
+                members = torch.nonzero(batch["edge_pair"] == pid).flatten()
+                assert len(members) == 1
+                assert (int(bsrc[members[0]]), int(bdst[members[0]])) == (head, tail)
             index = parent
         for j, step in enumerate(steps):
             assert int(step["node"].max()) < batched.num_nodes()
@@ -199,7 +208,9 @@ def test_collate_shifts_node_and_edge_ids():
                 assert int(step["parent"].max()) < len(steps[j - 1]["node"])
 
 
-def test_prefix_trie_lstm_equals_nn_lstm_per_path():
+@pytest.mark.parametrize("chunk", [1 << 16, 5])
+def test_prefix_trie_lstm_equals_nn_lstm_per_path(chunk, monkeypatch):
+    monkeypatch.setattr(pathnn, "_LSTM_CHUNK", chunk)  # 5: depth-first over many chunks
     policy = PathPolicy(paths="ap", K=3)
     torch.manual_seed(3)
     model = trained_like(policy.build(make_parts(6, 3, edge_dim=3)))
@@ -295,6 +306,28 @@ def test_sp_plus_and_ap_are_permutation_invariant(kind, agg):
         torch.testing.assert_close(first, second)
 
 
+def test_parallel_edges_with_their_own_features_keep_invariance():
+    # parallel edges and self loops with different features (as in wlkit check's zoo)
+    pairs = [(0, 1), (0, 1), (1, 0), (1, 2), (2, 1), (2, 1), (2, 2), (3, 3), (3, 4), (4, 3),
+             (0, 4), (4, 0), (4, 0), (2, 3), (3, 2)]
+    src, dst = (torch.tensor(x) for x in zip(*pairs))
+    feats = torch.randn(len(pairs), 3, dtype=torch.float64,
+                        generator=torch.Generator().manual_seed(0))
+    policy = PathPolicy(paths="ap", K=3)
+    torch.manual_seed(5)
+    model = trained_like(policy.build(make_parts(8, 3, edge_dim=3)))
+    outputs = []
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        perm = torch.from_numpy(rng.permutation(5)) if seed else torch.arange(5)
+        order = torch.from_numpy(rng.permutation(len(pairs))) if seed else torch.arange(len(pairs))
+        g = dgl.graph((perm[src[order]], perm[dst[order]]), num_nodes=5)
+        g.edata["feat"] = feats[order]
+        outputs.append(embed(policy, model, [g]))
+    torch.testing.assert_close(outputs[1], outputs[0])
+    torch.testing.assert_close(outputs[2], outputs[0])
+
+
 def test_sp_is_not_permutation_invariant():
     # a 4-cycle 0-1-2-3 with a pendant node 4 on node 1: the pairs (0, 2) and (1, 3) have two
     # shortest paths each; SP keeps the one through the smaller index, so relabelling the
@@ -333,3 +366,24 @@ def test_pipeline_runs_and_record_facts(tmp_path, write_pipeline):
     bad["model"]["num_layers"] = 3
     with pytest.raises(PluginError, match="set model.num_layers: 2"):
         build_model(bad, instantiate_dataset(bad["dataset"]))
+
+
+def test_training_dropout_is_drawn_per_path_step_and_matches_the_fast_path():
+    policy = PathPolicy(paths="ap", K=2)
+    torch.manual_seed(4)
+    model = trained_like(policy.build(make_parts(6, 2, edge_dim=3)))
+    graphs = [dgl_graph(g, edge_feats=True) for g in random_graphs(2, seed=9)]
+    for g in graphs:
+        g.edata["feat"] = g.edata["feat"].double()
+    batch = policy.collate(graphs, [policy.prepare(g) for g in graphs])
+    graph = dgl.batch(graphs)
+    h = torch.randn(graph.num_nodes(), 6, dtype=torch.float64)
+    edge_h = model.edge_encoder(graph.edata["feat"])
+    steps = batch["layers"][1]
+    fast = model._paths_into_starts(h, steps, edge_h)  # eval: per-node input projections
+    model.train()
+    model.dropout.p = 1e-12  # the per-entry path, with (almost) no dropout
+    torch.testing.assert_close(model._paths_into_starts(h, steps, edge_h), fast)
+    model.dropout.p = 0.5
+    first = model._paths_into_starts(h, steps, edge_h)
+    assert not torch.allclose(first, model._paths_into_starts(h, steps, edge_h))
