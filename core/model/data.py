@@ -263,8 +263,15 @@ class GraphDataModule(L.LightningDataModule):
         else:
             placement = {"sampler": EpochShuffleSampler(len(subset), self.seed) if train
                          else None}
+        per_process = -(-len(subset) // trainer.world_size) if "use_ddp" in placement else len(
+            subset)
+        # A last training batch of one graph is dropped (a different graph each epoch, since
+        # every epoch reshuffles): BatchNorm cannot normalise a batch holding one node, which
+        # is what a one-atom molecule alone in a batch is (ogbg-molfreesolv's 513 training
+        # graphs at batch 32 hit this).
+        drop_last = train and size > 1 and per_process % size == 1
         return GraphDataLoader(subset, batch_size=size, **placement, num_workers=workers,
-                               persistent_workers=workers > 0,
+                               drop_last=drop_last, persistent_workers=workers > 0,
                                collate_fn=Collate(self.policy))
 
     def train_dataloader(self) -> GraphDataLoader:

@@ -46,8 +46,10 @@ class Handmade(GraphDataset):
 
     def load(self):
         graphs = []
-        for i in range(8):
-            if self.case == "no_edges" or i % 4 == 0:
+        for i in range(9 if self.case == "one_node" else 8):
+            if self.case == "one_node":
+                g = dgl.graph(([], []), num_nodes=1)  # a lone atom, like methane in FreeSolv
+            elif self.case == "no_edges" or i % 4 == 0:
                 g = dgl.graph(([], []), num_nodes=3)  # zero edges, isolated nodes
             else:
                 g = dgl.graph(([0, 1], [1, 0]), num_nodes=4)  # two isolated nodes
@@ -55,7 +57,7 @@ class Handmade(GraphDataset):
             graphs.append(g)
         if self.case == "nan_feature":
             graphs[5].ndata["feat"][1, 0] = float("nan")
-        labels = torch.arange(8) % 2
+        labels = torch.arange(len(graphs)) % 2
         if self.case == "bad_label":
             labels[3] = 7
         if self.case == "inf_label":
@@ -118,7 +120,7 @@ def test_bad_data_is_refused_before_training(with_plugin, write_pipeline, tmp_pa
     assert not (tmp_path / "run" / "summary.json").exists()
 
 
-@pytest.mark.parametrize("case", ["no_edges", "ok"])
+@pytest.mark.parametrize("case", ["no_edges", "ok", "one_node"])
 def test_graphs_without_edges_and_isolated_nodes_train(with_plugin, write_pipeline, tmp_path,
                                                        case):
     pipeline = load_pipeline(write_pipeline(PIPELINE.replace("CASE", case)))
