@@ -25,7 +25,7 @@ def make_run(folder, values, dataset="ogbg-molhiv"):
     }
     folder.mkdir()
     (folder / "summary.json").write_text(json.dumps(summary))
-    (folder / "pipeline.resolved.yaml").write_text("name: hand\n")
+    (folder / "pipeline.resolved.yaml").write_text("name: hand\nmodel: {hidden: 300}\n")
     return summary
 
 
@@ -39,7 +39,7 @@ def test_json_report_numbers(tmp_path):
     assert report["test_std"] == pytest.approx(statistics.stdev(values))  # unbiased
     assert report["num_seeds"] == 10 and report["warnings"] == []
     assert report["num_params"] == 1885506 and report["ogb_version"] == "1.3.6"
-    assert report["pipeline"] == "name: hand\n"
+    assert report["pipeline"] == "name: hand\nmodel: {hidden: 300}\n"
     assert any("test set" in rule for rule in report["rules"])
 
 
@@ -49,6 +49,14 @@ def test_markdown_report(tmp_path):
     assert "| test | 0.7460 ± 0.0320 |" in out
     assert "| #params | 1,885,506 |" in out and "Test CPU x2" in out
     assert "| 0 | 0.7100 | 0.7000 |" in out
+    # the 300-parameter difference to the May 2020 leaderboard rows is explained
+    assert "300 fewer parameters" in out and "1,885,206" in out
+
+
+def test_no_parameter_note_outside_the_molecule_datasets(tmp_path):
+    make_run(tmp_path / "run", [0.7, 0.8, 0.75], dataset="ogbg-ppa")
+    report = json.loads(wlkit("leaderboard", str(tmp_path / "run"), "--format", "json").stdout)
+    assert report["notes"] == []
 
 
 def test_fewer_than_ten_seeds_warns_loudly_or_refuses(tmp_path):
