@@ -10,9 +10,11 @@ next to its input.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import hashlib
 import os
 import shutil
+import sys
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -73,7 +75,8 @@ def _flag(name: str) -> bool:
 def _no_prompt(prompt: str = "") -> str:
     """Stands in for ``input()`` while ogb runs: never wait for a human."""
     if "proceed" in prompt:  # ogb asks before downloads over 1 GB; the pipeline asked for it
-        print(prompt.strip().replace("Will you proceed? (y/N)", "Proceeding."), flush=True)
+        print(prompt.strip().replace("Will you proceed? (y/N)", "Proceeding."), flush=True,
+              file=sys.stderr)
         return "y"
     raise DatasetError(f"ogb asked a question wlkit cannot answer: {prompt.strip()!r}")
 
@@ -188,7 +191,10 @@ class OGBDataset(GraphDataset):
     def _construct(self, root: Path) -> Any:
         from ogb.graphproppred import DglGraphPropPredDataset
 
-        with mock.patch.object(builtins, "input", _no_prompt):
+        # ogb reports download and processing progress with print(): send it to stderr so
+        # stdout carries only wlkit's own output (and stays clean under --quiet)
+        with mock.patch.object(builtins, "input", _no_prompt), \
+                contextlib.redirect_stdout(sys.stderr):
             return DglGraphPropPredDataset(name=self.dataset, root=str(root))
 
     def _missing_message(self, folder: Path, reason: str) -> str:

@@ -97,7 +97,7 @@ def test_masked_loss_ignores_nan_labels():
 
 
 @needs_data
-def test_offline_load_from_a_read_only_copy(tmp_path, monkeypatch):
+def test_offline_load_from_a_read_only_copy(tmp_path, monkeypatch, capfd):
     monkeypatch.setenv("WLKIT_CACHE_DIR", str(tmp_path / "cache"))
     source = OGB_ROOT / "ogbg_molesol"
     before = sorted(p.name for p in source.iterdir())
@@ -112,6 +112,9 @@ def test_offline_load_from_a_read_only_copy(tmp_path, monkeypatch):
     assert sorted(p.name for p in source.iterdir()) == before
     staged = list((tmp_path / "cache" / "ogb").glob("staged-*/ogbg_molesol/processed"))
     assert staged, "processed/ should be in the cache"
+    # ogb's progress prints ("Saving...") go to stderr: stdout is wlkit's alone
+    out, err = capfd.readouterr()
+    assert "Saving" not in out and "Saving" in err
     assert (source.stat().st_mode & stat.S_IWUSR) == 0 or os.access(source, os.W_OK)
 
 
