@@ -127,6 +127,12 @@ class GraphPredictionModule(L.LightningModule):
         self._collect("valid", batch)
 
     def on_validation_epoch_end(self) -> None:
+        trainer = self._trainer
+        if trainer is not None and trainer.sanity_checking:
+            # Lightning's sanity check sees two batches: too few for some metrics (ROC-AUC
+            # needs both classes, and ogbg-molbace's first validation batches hold one)
+            self._outputs["valid"] = []
+            return
         if self._outputs["valid"]:
             self.log("valid_metric", self._score("valid"), prog_bar=True)
 
