@@ -26,3 +26,8 @@ test-all: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# Every benchmark, each in its own process, 1 thread (~30 min on 2 cores; not part of
+# `make test`); results in benchmarks/results/. E.g. make bench BENCH="--quick overhead"
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks $(BENCH)

@@ -28,9 +28,7 @@ import platform
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 
 os.environ.setdefault("DGLBACKEND", "pytorch")
@@ -40,6 +38,11 @@ import dgl
 import dgl.function as fn
 import torch
 
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks import common
+from benchmarks.common import fmt, table
 from wlkit.model.build import instantiate
 
 HERE = Path(__file__).resolve().parent
@@ -161,26 +164,13 @@ def synchronize(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def timed(step: Callable[[], None], device: str) -> float:
-    synchronize(device)
-    start = time.perf_counter()
-    step()
-    synchronize(device)
-    return time.perf_counter() - start
-
-
 def alternate(a: Callable[[], None], b: Callable[[], None], repeats: int, warmup: int,
               device: str) -> tuple[list[float], list[float]]:
-    """Time ``a`` and ``b`` alternately: AB, BA, AB, ... after ``warmup`` rounds of each."""
-    for _ in range(warmup):
-        a()
-        b()
-    times_a, times_b = [], []
-    for rep in range(repeats):
-        pair = ((a, times_a), (b, times_b)) if rep % 2 == 0 else ((b, times_b), (a, times_a))
-        for step, out in pair:
-            out.append(timed(step, device))
-    return times_a, times_b
+    """Time ``a`` and ``b`` alternately: AB, BA, AB, ... after ``warmup`` rounds of each
+    (:func:`benchmarks.common.alternate`, synchronising the device around each call)."""
+    times = common.alternate({"a": a, "b": b}, repeats, warmup,
+                             sync=lambda: synchronize(device))
+    return times["a"], times["b"]
 
 
 _MEMORY: dict[str, float | None] = {}
@@ -291,46 +281,15 @@ def compare(title: str, spec: dict, side_a: dict, side_b: dict, args,
 
 
 def machine_info(args) -> dict:
-    info = {
-        "time_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "platform": platform.platform(), "python": platform.python_version(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-        "device": args.device, "torch": torch.__version__, "dgl": dgl.__version__,
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-    }
-    try:
-        info["load_average"] = os.getloadavg()
-    except OSError:
-        pass
-    try:
-        with open("/proc/cpuinfo") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-        if names:
-            info["cpu_model"] = names[0]
-    except OSError:
-        pass
+    """:func:`benchmarks.common.machine_info` plus this script's device and flat versions."""
+    info = common.machine_info(args.threads)
+    versions = info["versions"]
+    info.update({"processor": platform.processor() or platform.machine(),
+                 "device": args.device, "torch": versions["torch"], "dgl": versions["dgl"],
+                 "torch_geometric": versions["torch_geometric"]})
     if args.device.startswith("cuda"):
         info["gpu"] = torch.cuda.get_device_name()
-    try:
-        import torch_geometric
-
-        info["torch_geometric"] = torch_geometric.__version__
-    except ImportError:
-        info["torch_geometric"] = None
     return info
-
-
-def table(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    line = "  ".join(h.rjust(w) for h, w in zip(headers, widths))
-    out = [line, "  ".join("-" * w for w in widths)]
-    out += ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows]
-    return "\n".join(out)
-
-
-def fmt(value: float | None, digits: int = 2) -> str:
-    return "n/a" if value is None else f"{value:.{digits}f}"
 
 
 def main() -> None:

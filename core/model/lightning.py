@@ -157,10 +157,14 @@ class GraphPredictionModule(L.LightningModule):
         if cfg["optimizer"] == "sgd":
             opt = torch.optim.SGD(params, lr=cfg["lr"], momentum=0.9,
                                   weight_decay=cfg["weight_decay"])
-        elif cfg["optimizer"] == "adamw":
-            opt = torch.optim.AdamW(params, lr=cfg["lr"], weight_decay=cfg["weight_decay"])
         else:
-            opt = torch.optim.Adam(params, lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+            # foreach: torch's multi-tensor kernels. On CPU torch 2.2 defaults to a Python loop
+            # over the parameters; benchmarks/optimizer.py measured the optimizer step of that
+            # loop 1.4-1.7x (GIN width 64) to 5x (width 16) slower and equal at width 300, with
+            # bit-identical weights (fused=True is CUDA-only in torch 2.2). On GPUs foreach is
+            # torch's default already.
+            adam = torch.optim.AdamW if cfg["optimizer"] == "adamw" else torch.optim.Adam
+            opt = adam(params, lr=cfg["lr"], weight_decay=cfg["weight_decay"], foreach=True)
         if cfg["scheduler"] == "cosine":
             sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg["epochs"])
             return {"optimizer": opt, "lr_scheduler": sched}
