@@ -2,7 +2,8 @@
 
 Sum, mean, max and min use DGL's fused sparse kernels (``dgl.ops``) both for per-edge
 messages and for the ``copy_u`` fast path used by layers whose messages are plain neighbour
-features. Every aggregator returns zeros for a node without in-edges.
+features; sum over per-edge messages uses ``index_add_``, which trains faster on the CPU.
+Every aggregator returns zeros for a node without in-edges.
 """
 
 from __future__ import annotations
@@ -28,7 +29,12 @@ class SumAggregator(Aggregator):
     """
 
     def reduce(self, graph: dgl.DGLGraph, messages: Tensor) -> Tensor:
-        return dgl.ops.copy_e_sum(graph, messages)
+        # index_add_ rather than dgl.ops.copy_e_sum: the same sums, and with its backward
+        # (a plain gather) the GINE training step is ~7% (width 300) to ~15% (width 64)
+        # faster on the CPU (benchmarks/pyg_gin.py)
+        dst = graph.edges()[1].long()
+        out = messages.new_zeros((graph.num_nodes(), *messages.shape[1:]))
+        return out.index_add_(0, dst, messages)
 
     def aggregate_neighbours(self, graph: dgl.DGLGraph, feats: Tensor) -> Tensor:
         return dgl.ops.copy_u_sum(graph, feats)
