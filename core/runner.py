@@ -30,7 +30,12 @@ from wlkit.model.build import (
     instantiate_encodings,
     instantiate_policy,
 )
-from wlkit.model.checkpoint import AtomicCheckpointIO, RngState, last_checkpoint
+from wlkit.model.checkpoint import (
+    AtomicCheckpointIO,
+    EpochEndState,
+    RngState,
+    last_checkpoint,
+)
 from wlkit.model.data import GraphDataModule, PreparedData, prepare
 from wlkit.model.lightning import (
     BestWeights,
@@ -201,10 +206,15 @@ def _fit_seed(pipeline: Pipeline, dataset: Any, encodings: list, policy: Any,
     data = GraphDataModule(dataset, encodings, cfg["train"], seed, prepared, policy)
     best = BestWeights(prepared.info.higher_is_better,
                        seed_dir / "best.pt" if cfg["output"]["save_checkpoint"] else None)
-    callbacks: list[Any] = [best, RngState(),
-                            # after validation, so the checkpoint includes BestWeights' update
+    callbacks: list[Any] = [best, RngState(), EpochEndState(),
+                            # Saved in on_train_epoch_end: after the epoch's validation (so it
+                            # holds BestWeights' update), and an end-of-epoch checkpoint for
+                            # Lightning. One saved in on_validation_end is mid-epoch to Lightning
+                            # 2.4: a resume re-ran that validation and built two extra
+                            # DataLoader iterators, each drawing a base seed from the global RNG
+                            # that RngState had just restored, so dropout diverged.
                             ModelCheckpoint(dirpath=seed_dir, save_top_k=0, save_last=True,
-                                            save_on_train_epoch_end=False)]
+                                            save_on_train_epoch_end=True)]
     if progress:
         callbacks.append(EpochProgress(f"  seed {seed}"))
     if cfg["train"]["patience"]:

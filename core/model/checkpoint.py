@@ -47,6 +47,48 @@ class RngState(L.Callback):
             torch.set_rng_state(checkpoint["wlkit_torch_rng"])
 
 
+class EpochEndState(L.Callback):
+    """Replay on resume what Lightning does after an end-of-epoch checkpoint but does not save.
+
+    The checkpoint is written in ``on_train_epoch_end``; after it Lightning steps the
+    ReduceLROnPlateau schedulers with the epoch's metric and, if EarlyStopping set
+    ``trainer.should_stop``, ends the fit. A fit resumed from that checkpoint starts at the
+    next epoch, so without this it would lose that scheduler step and train past the stop.
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[str, Any] | None = None
+
+    def on_save_checkpoint(self, trainer: L.Trainer, module: L.LightningModule,
+                           checkpoint: dict[str, Any]) -> None:
+        progress = trainer.fit_loop.epoch_progress.current
+        if progress.processed == progress.completed:
+            return  # not written in on_train_epoch_end: Lightning replays that epoch's end
+        plateau = []
+        for config in trainer.lr_scheduler_configs:
+            value = trainer.callback_metrics.get(config.monitor) if config.monitor else None
+            due = (config.reduce_on_plateau and config.interval == "epoch"
+                   and (trainer.current_epoch + 1) % config.frequency == 0)
+            plateau.append(float(value) if due and value is not None else None)
+        checkpoint["wlkit_epoch_end"] = {"should_stop": bool(trainer.should_stop),
+                                         "plateau": plateau}
+
+    def on_load_checkpoint(self, trainer: L.Trainer, module: L.LightningModule,
+                           checkpoint: dict[str, Any]) -> None:
+        self._pending = checkpoint.get("wlkit_epoch_end")
+
+    def on_train_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        # after Lightning restored the schedulers, before the next epoch
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        for config, value in zip(trainer.lr_scheduler_configs, pending["plateau"]):
+            if value is not None:
+                config.scheduler.step(value)
+        if pending["should_stop"]:
+            trainer.should_stop = True
+
+
 class EpochShuffleSampler(Sampler[int]):
     """Random order that depends only on ``(seed, epoch)``, so epoch e shuffles the same way
     whether or not the fit was interrupted before it. Lightning calls :meth:`set_epoch`."""

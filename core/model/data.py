@@ -392,9 +392,14 @@ class GraphDataModule(L.LightningDataModule):
         # is what a one-atom molecule alone in a batch is (ogbg-molfreesolv's 513 training
         # graphs at batch 32 hit this).
         drop_last = train and size > 1 and per_process % size == 1
+        # A private generator: every iter() of a torch DataLoader draws its workers' base
+        # seed from `generator`, by default the global RNG. Lightning creates iterators a
+        # different number of times in a resumed fit than in an uninterrupted one, so with the
+        # global RNG each extra iter() shifted the dropout masks of every later step.
+        generator = torch.Generator().manual_seed(self.seed)
         return GraphDataLoader(subset, batch_size=size, **placement, num_workers=workers,
                                drop_last=drop_last, persistent_workers=workers > 0,
-                               collate_fn=Collate(self.policy))
+                               collate_fn=Collate(self.policy), generator=generator)
 
     def train_dataloader(self) -> GraphDataLoader:
         return self._loader("train", True)
