@@ -123,6 +123,28 @@ def test_edge_ids_name_the_node_pair_towards_the_start():
                 assert members == {wanted}
 
 
+@pytest.mark.parametrize("kind", ["sp", "sp_plus", "ap"])
+def test_path_trie_rebuilds_the_paths_sorted_and_grouped_by_parent(kind):
+    for g in random_graphs(6, seed=11):
+        n = g.number_of_nodes()
+        found = ours(g, 4, kind, distances=True, edge_ids=True)
+        for entry in found.values():
+            args = (entry["paths"], n, entry["dists"], entry["edges"])
+            levels = pathnn.path_trie(*args)
+            rebuilt = pathnn.trie_paths(levels)
+            assert Counter(map(tuple, rebuilt.tolist())) == Counter(
+                map(tuple, entry["paths"].tolist()))
+            for j, level in enumerate(levels):
+                if j:  # children of one parent are contiguous (the LSTM's chunks rely on it)
+                    assert np.all(np.diff(level["parent"]) >= 0)
+            # the lexsort fallback (keys over 63 bits) builds the same trie
+            wide = pathnn.path_trie(entry["paths"], 1 << 40, entry["dists"], entry["edges"])
+            for a, b in zip(levels, wide):
+                assert a.keys() == b.keys()
+                for key in a:
+                    np.testing.assert_array_equal(a[key], b[key])
+
+
 def test_count_bound_is_an_upper_bound_and_exact_on_trees():
     tree = nx.random_labeled_tree(12, seed=1) if hasattr(nx, "random_labeled_tree") \
         else nx.random_tree(12, seed=1)
@@ -208,11 +230,28 @@ def test_collate_shifts_node_and_edge_ids():
                 assert int(step["parent"].max()) < len(steps[j - 1]["node"])
 
 
-@pytest.mark.parametrize("chunk", [1 << 16, 5])
-def test_prefix_trie_lstm_equals_nn_lstm_per_path(chunk, monkeypatch):
-    monkeypatch.setattr(pathnn, "_LSTM_CHUNK", chunk)  # 5: depth-first over many chunks
+def lstm_on_every_path(model: nn.Module, batch: dict, length: int, h: torch.Tensor,
+                       edge_h: torch.Tensor) -> torch.Tensor:
+    """The reference: nn.LSTM over every path, far end first, inputs [h, dist, edge]."""
+    steps = batch["layers"][length - 1]
+    paths = PathPolicy.batch_paths(batch, length)
+    dists, edges = [], []
+    index = torch.arange(len(paths))
+    for j in range(length, -1, -1):
+        dists.append(steps[j]["dist"][index])
+        edges.append(edge_h[steps[j]["edge"][index]] if j else
+                     torch.zeros(len(paths), edge_h.shape[1], dtype=edge_h.dtype))
+        if j:
+            index = steps[j]["parent"][index]
+    dists, edges = torch.stack(dists, 1), torch.stack(edges, 1)  # start node first
+    x = torch.cat([h[paths], model.distance_embedding(dists), edges], -1).flip(1)
+    _, (final, _) = model.lstm(x)
+    return torch.zeros_like(h).index_add(0, paths[:, 0], final[0])
+
+
+def trie_lstm_case(seed: int = 3):
     policy = PathPolicy(paths="ap", K=3)
-    torch.manual_seed(3)
+    torch.manual_seed(seed)
     model = trained_like(policy.build(make_parts(6, 3, edge_dim=3)))
     graphs = [dgl_graph(g, edge_feats=True, seed=i)
               for i, g in enumerate(random_graphs(3, seed=8))]
@@ -221,25 +260,38 @@ def test_prefix_trie_lstm_equals_nn_lstm_per_path(chunk, monkeypatch):
     batch = policy.collate(graphs, [policy.prepare(g) for g in graphs])
     graph = dgl.batch(graphs)
     h = torch.randn(graph.num_nodes(), 6, dtype=torch.float64)
+    return model, graph, batch, h
+
+
+@pytest.mark.parametrize("chunk", [1 << 16, 5])
+def test_prefix_trie_lstm_equals_nn_lstm_per_path(chunk, monkeypatch):
+    monkeypatch.setattr(pathnn, "_LSTM_CHUNK", chunk)  # 5: depth-first over many chunks
+    model, graph, batch, h = trie_lstm_case()
     edge_h = model.edge_encoder(graph.edata["feat"])
     for length in (1, 2, 3):
-        steps = batch["layers"][length - 1]
-        ours = model._paths_into_starts(h, steps, edge_h)
-        # reference: nn.LSTM over every path, far end first, inputs [h, dist, edge]
-        paths = PathPolicy.batch_paths(batch, length)
-        dists, edges = [], []
-        index = torch.arange(len(paths))
-        for j in range(length, -1, -1):
-            dists.append(steps[j]["dist"][index])
-            edges.append(edge_h[steps[j]["edge"][index]] if j else
-                         torch.zeros(len(paths), 6, dtype=torch.float64))
-            if j:
-                index = steps[j]["parent"][index]
-        dists, edges = torch.stack(dists, 1), torch.stack(edges, 1)  # start node first
-        x = torch.cat([h[paths], model.distance_embedding(dists), edges], -1).flip(1)
-        _, (final, _) = model.lstm(x)
-        reference = torch.zeros_like(h).index_add(0, paths[:, 0], final[0])
-        torch.testing.assert_close(ours, reference)
+        ours = model._paths_into_starts(h, batch["layers"][length - 1], edge_h)
+        torch.testing.assert_close(ours, lstm_on_every_path(model, batch, length, h, edge_h))
+
+
+@pytest.mark.parametrize("chunk", [1 << 16, 5])
+def test_prefix_trie_lstm_gradients_equal_nn_lstm_per_path(chunk, monkeypatch):
+    """The hand-written backward of the trie cell against autograd through nn.LSTM."""
+    monkeypatch.setattr(pathnn, "_LSTM_CHUNK", chunk)
+    model, graph, batch, h = trie_lstm_case(seed=5)
+    model.train()  # dropout 0: the per-node projections with the trie cell's backward
+    h.requires_grad_(True)
+    params = [h, *model.lstm.parameters(), model.distance_embedding.weight,
+              *model.edge_encoder.parameters()]
+    weight = torch.randn(h.shape[0], 6, dtype=torch.float64)
+    for length in (1, 2, 3):
+        grads = []
+        for fn in (model._paths_into_starts,
+                   lambda h, steps, e, length=length: lstm_on_every_path(model, batch, length,
+                                                                         h, e)):
+            out = fn(h, batch["layers"][length - 1], model.edge_encoder(graph.edata["feat"]))
+            grads.append(torch.autograd.grad((out * weight).sum(), params))
+        for ours, reference in zip(*grads):
+            torch.testing.assert_close(ours, reference)
 
 
 def make_parts(hidden: int, K: int, edge_dim: int = 0, norm: str = "batch") -> ModelParts:
