@@ -147,3 +147,14 @@ def test_plugins_table():
                     "subgraph policies"):
         assert heading in result.stdout
     assert "gin" in result.stdout and "wlkit 0.1.0" in result.stdout
+
+
+def test_a_closed_pipe_ends_quietly():
+    """`wlkit validate p.yaml | head -0`: no traceback, the shell's SIGPIPE status."""
+    env = {**os.environ, "WLKIT_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "wlkit.cli", "validate",
+                             str(ROOT / "pipelines" / "quickstart.yaml")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait() == 141 and "Traceback" not in err, err
