@@ -110,9 +110,20 @@ class PositionalEncodingRecord(ComponentRecord):
 
 @dataclass(frozen=True, kw_only=True)
 class SubgraphPolicyRecord(ComponentRecord):
-    """A subgraph policy: ``factory(**params)`` returns a policy object (see the hook docs)."""
+    """A subgraph policy: ``factory(**params)`` returns a policy object (see the hook docs).
+
+    ``needs_edge_features`` says whether the policy itself reads ``edata['feat']`` whatever
+    the layer; ``wlkit validate`` then refuses datasets without edge features.
+    """
 
     family: ClassVar[str] = "subgraph_policy"
+    needs_edge_features: bool = False
+
+    def facts(self) -> dict[str, Any]:
+        out = super().facts()
+        if self.needs_edge_features:
+            out["needs_edge_features"] = True
+        return out
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -336,6 +336,12 @@ class _Validator:
             self.problem(("model", "layer"), f"layer {layer.name!r} needs edge features, and "
                          f"dataset {out['dataset']['name']!r} has none",
                          "pick a layer without edge features, e.g. gin")
+        if out["policy"] is not None:
+            policy = self.registry.get("subgraph_policy", out["policy"]["name"])
+            if getattr(policy, "needs_edge_features", False) and info.edge_feat_dim == 0:
+                self.problem(("policy",), f"subgraph_policy {policy.name!r} needs edge "
+                             f"features, and dataset {out['dataset']['name']!r} has none",
+                             "pick a dataset with edge features or another policy")
         model_raw = raw.get("model") or {}
         if (not getattr(layer, "uses_aggregator", True) and isinstance(model_raw, dict)
                 and "aggregator" in model_raw):

@@ -242,6 +242,26 @@ def test_layer_needing_edge_features_on_a_dataset_without_them(write_pipeline):
     assert p.path == "model.layer" and p.line == 5 and "edge features" in p.message
 
 
+def test_policy_needing_edge_features_on_a_dataset_without_them(write_pipeline):
+    import types
+
+    from wlkit import SubgraphPolicy, SubgraphPolicyRecord, hookimpl, registered_plugin
+
+    def record(name, needs):
+        return SubgraphPolicyRecord(name=name, factory=SubgraphPolicy, summary="toy",
+                                    expressivity=">1-WL", needs_edge_features=needs)
+
+    plugin = types.SimpleNamespace(wlkit_subgraph_policies=hookimpl(
+        lambda: [record("bond_walks", True), record("no_bonds", False)]))
+    with registered_plugin(plugin, "toy-edge-policy"):
+        p = only(write_pipeline, GOOD + "policy: {name: bond_walks}\n")
+        assert p.path == "policy" and p.line == 12
+        assert "'bond_walks' needs edge features" in p.message and "csl" in p.message
+        assert record("bond_walks", True).facts()["needs_edge_features"] is True
+        load_pipeline(write_pipeline(GOOD + "policy: no_bonds\n"))  # no edge features needed
+    assert "needs_edge_features" not in record("no_bonds", False).facts()
+
+
 def test_error_message_format(write_pipeline):
     path = write_pipeline(GOOD.replace("aggregator: sum", "aggregator: summ"))
     with pytest.raises(PipelineError) as info:

@@ -159,3 +159,33 @@ def test_degree_encoding():
     assert onehot.compute(g).tolist() == [[0, 0, 1], [0, 1, 0], [0, 1, 0], [0, 1, 0]]
     log = instantiate("positional_encoding", {"name": "degree", "kind": "log"})
     torch.testing.assert_close(log.compute(g)[:, 0], torch.log1p(torch.tensor([3.0, 1, 1, 1])))
+
+
+def test_a_second_run_reuses_the_encoding_cache(tmp_path, write_pipeline, monkeypatch):
+    from tests.conftest import TINY_PIPELINE
+    from wlkit.pipeline import load_pipeline
+    from wlkit.plugins.encodings import DegreeEncoding, LaplacianPE, RandomWalkSE
+    from wlkit.runner import run_pipeline
+
+    monkeypatch.setenv("WLKIT_CACHE_DIR", str(tmp_path / "cache"))
+    calls = {}
+    for cls in (RandomWalkSE, LaplacianPE, DegreeEncoding):
+        original = cls.compute
+
+        def counted(self, graph, original=original, name=cls.__name__):
+            calls[name] = calls.get(name, 0) + 1
+            return original(self, graph)
+
+        monkeypatch.setattr(cls, "compute", counted)
+    text = (TINY_PIPELINE.replace("seeds: 2", "seeds: 1").replace(
+        "encodings: [{name: rwse, steps: 4}]",
+        "encodings: [{name: rwse, steps: 4}, {name: lappe, k: 2}, degree]"))
+    pipeline = load_pipeline(write_pipeline(text))
+    run_pipeline(pipeline, out=tmp_path / "a", progress=False)
+    first = dict(calls)
+    assert first == {"RandomWalkSE": 8, "LaplacianPE": 8, "DegreeEncoding": 8}  # wl_pairs
+    run_pipeline(pipeline, out=tmp_path / "b", progress=False)
+    assert calls == first  # the second run read every encoding from the cache
+    changed = load_pipeline(write_pipeline(text.replace("k: 2", "k: 3"), "other.yaml"))
+    run_pipeline(changed, out=tmp_path / "c", progress=False)
+    assert calls == {**first, "LaplacianPE": 16}  # new parameters, new cache entry

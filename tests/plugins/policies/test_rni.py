@@ -128,3 +128,22 @@ def test_record_facts():
 
     record = get_registry().get("subgraph_policy", "rni")
     assert record.stochastic and record.permutation_invariant
+
+
+@pytest.mark.parametrize("mode", ["resample", "average_k"])
+def test_wlkit_separate_sees_one_fixed_draw_and_its_control_holds(mode):
+    # `wlkit separate` keys the noise by node: relabelings of one graph agree (the control
+    # stays far below the threshold), so a 1-WL-equivalent pair is compared under one noise
+    # draw and is separated; the same graph on both sides of a pair is not.
+    from wlkit.pipeline.loader import validate_pipeline
+    from wlkit.separate import SeparateSettings, Separator
+
+    cfg = validate_pipeline({"name": "rni-sep", "dataset": "wl_pairs",
+                             "policy": {"name": "rni", "eval": mode, "k": 2},
+                             "model": {"hidden": 8, "num_layers": 2}}).data
+    sep = Separator(cfg, 0, SeparateSettings(relabelings=8, output_dim=4))
+    pair = sep.decide(graphs.decalin(), graphs.bicyclopentyl(), index=0)
+    assert pair["reliable"] and pair["separated"]
+    assert pair["control_t2"] < 1e-3 * sep.threshold < pair["t2"]
+    same = sep.decide(graphs.decalin(), graphs.decalin(), index=1)
+    assert same["reliable"] and not same["separated"]
