@@ -101,6 +101,11 @@ def _parser() -> argparse.ArgumentParser:
                           "output dim 16 and R=32)")
     separate.add_argument("--output-dim", type=int, default=16, metavar="Q",
                           help="model outputs the test runs on (default 16)")
+    separate.add_argument("--tol", type=float, default=1e-5, metavar="TOL",
+                          help="relative rounding floor of the test (default 1e-5, ~100x "
+                          "float32's resolution): differences below TOL x the output scale "
+                          "cannot separate; lower it to probe tiny but consistent differences "
+                          "(the reliability control then guards against rounding noise)")
     separate.add_argument("--seed", type=int, default=0,
                           help="seed of the weights and relabelings")
     separate.add_argument("--limit", type=int, default=None, metavar="N",
@@ -229,9 +234,11 @@ def _cmd_separate(args: argparse.Namespace) -> int:
                              ("--limit", args.limit, 1)):
         if value is not None and value < low:
             raise WlkitError(f"{flag} must be >= {low}, got {value}")
+    if not args.tol > 0:
+        raise WlkitError(f"--tol must be > 0, got {args.tol}\n    hint: e.g. --tol 1e-7")
     pipeline = load_pipeline(args.pipeline, args.overrides)
     settings = SeparateSettings(relabelings=args.relabelings, output_dim=args.output_dim,
-                                threshold=args.threshold, seed=args.seed,
+                                threshold=args.threshold, seed=args.seed, tol=args.tol,
                                 trained=args.trained, limit=args.limit)
     run_separate(pipeline, args.suite, root=args.root, out=args.out, settings=settings,
                  progress=not args.quiet)

@@ -337,6 +337,13 @@ def test_cli_writes_json_table_and_png(tmp_path, write_pipeline, capsys):
                                           "oracles": {"1-WL": 0, "2-FWL": 1}}
     assert result["overall"]["pairs"] == 4
     assert (out / "separation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # --tol reaches the test: a rounding floor far above the outputs hides the difference
+    assert run_cli(path, "--suite", "classic", "--out", tmp_path / "coarse", "--relabelings",
+                   12, "--output-dim", 4, "--tol", 100, "--quiet") == 0
+    coarse = json.loads((tmp_path / "coarse" / "separation.json").read_text())
+    assert coarse["settings"]["tol"] == 100 and coarse["totals"]["cycles"]["separated"] == 0
+    assert run_cli(path, "--suite", "classic", "--tol", 0) == 2
+    assert "--tol must be > 0" in capsys.readouterr().err
     # never over earlier results
     assert run_cli(path, "--suite", "classic", "--out", out) == 2
     assert "not empty" in capsys.readouterr().err
