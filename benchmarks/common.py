@@ -202,6 +202,11 @@ def meets(value: float | None, goal: str | None) -> bool | None:
 # --- machine and results ----------------------------------------------------------------------
 
 
+def _project_relative(arg: str) -> str:
+    """``arg`` with the project folder removed, so results name no path of this machine."""
+    return arg.replace(str(HERE.parent) + "/", "")
+
+
 def machine_info(threads: int | None = None) -> dict[str, Any]:
     """CPU model and count, memory, load average, versions, the command, the UTC time."""
     import torch
@@ -211,7 +216,7 @@ def machine_info(threads: int | None = None) -> dict[str, Any]:
         "platform": platform.platform(), "python": platform.python_version(),
         "cpu_model": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
         "torch_threads": threads if threads is not None else torch.get_num_threads(),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "command": " ".join([Path(sys.executable).name, *map(_project_relative, sys.argv)]),
     }
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

@@ -35,7 +35,15 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import HERE, RESULTS, ROOT, check_result, fmt, machine_info
+from benchmarks.common import (
+    HERE,
+    RESULTS,
+    ROOT,
+    _project_relative,
+    check_result,
+    fmt,
+    machine_info,
+)
 from wlkit import atomic_write_json
 
 
@@ -141,7 +149,7 @@ def command(bench: Benchmark, args: argparse.Namespace, out: Path) -> list[str] 
 def run_one(bench: Benchmark, args: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
     out = out_dir / f"{bench.name}.json" if bench.takes_out else RESULTS / f"{bench.name}.json"
     cmd = command(bench, args, out)
-    entry: dict[str, Any] = {"summary": bench.summary, "result": str(out)}
+    entry: dict[str, Any] = {"summary": bench.summary, "result": _project_relative(str(out))}
     if cmd is None:
         entry["status"] = "skipped (no --tiny mode)"
         return entry
