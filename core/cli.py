@@ -101,9 +101,16 @@ def _parser() -> argparse.ArgumentParser:
                           "output dim 16 and R=32)")
     separate.add_argument("--output-dim", type=int, default=16, metavar="Q",
                           help="model outputs the test runs on (default 16)")
-    separate.add_argument("--tol", type=float, default=1e-5, metavar="TOL",
+    separate.add_argument("--float64", action="store_true",
+                          help="run the model and its inputs in float64 (for differences "
+                          "below float32's rounding floor; slower)")
+    separate.add_argument("--batch-size", type=int, default=96, metavar="B",
+                          help="relabelled graphs prepared and embedded at once (default 96; "
+                          "lower it for policies with large prepared tensors)")
+    separate.add_argument("--tol", type=float, default=None, metavar="TOL",
                           help="relative rounding floor of the test (default 1e-5, ~100x "
-                          "float32's resolution): differences below TOL x the output scale "
+                          "float32's resolution; 1e-13 with --float64): differences below "
+                          "TOL x the output scale "
                           "cannot separate; lower it to probe tiny but consistent differences "
                           "(the reliability control then guards against rounding noise)")
     separate.add_argument("--seed", type=int, default=0,
@@ -231,15 +238,18 @@ def _cmd_separate(args: argparse.Namespace) -> int:
 
     for flag, value, low in (("--relabelings", args.relabelings, 2),
                              ("--output-dim", args.output_dim, 1),
-                             ("--limit", args.limit, 1)):
+                             ("--limit", args.limit, 1),
+                             ("--batch-size", args.batch_size, 1)):
         if value is not None and value < low:
             raise WlkitError(f"{flag} must be >= {low}, got {value}")
-    if not args.tol > 0:
+    if args.tol is not None and not args.tol > 0:
         raise WlkitError(f"--tol must be > 0, got {args.tol}\n    hint: e.g. --tol 1e-7")
     pipeline = load_pipeline(args.pipeline, args.overrides)
     settings = SeparateSettings(relabelings=args.relabelings, output_dim=args.output_dim,
                                 threshold=args.threshold, seed=args.seed, tol=args.tol,
-                                trained=args.trained, limit=args.limit)
+                                dtype="float64" if args.float64 else "float32",
+                                batch_size=args.batch_size, trained=args.trained,
+                                limit=args.limit)
     run_separate(pipeline, args.suite, root=args.root, out=args.out, settings=settings,
                  progress=not args.quiet)
     return 0

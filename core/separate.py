@@ -33,6 +33,20 @@ graphs such as C6 and 2xC3) gives an arbitrary value through the pseudo-inverse.
 floor, differences far below ``tol · scale`` never reach the threshold and consistent ones
 above ~10 ``tol · scale`` always do.
 
+Precision: ``dtype="float64"`` (``--float64``) runs the model and every input in float64
+(weights cast after the seeded build, so the same seed gives the same weights; graph and edge
+features, encodings and the policy's collated tensors cast; tensors a component creates
+itself follow torch's default dtype, set to float64 while embedding). The rounding floor
+then defaults to 1e-13 (~450x float64's resolution of 2.2e-16). Use it when a model's
+differences are real but smaller than float32's floor, e.g. deep sums over many paths.
+
+Relabelings: untrained, each distinct graph of a suite is embedded once under ``2R``
+relabelings (the first ``R`` pair the graph with its partners, the last ``R`` are the
+control set), drawn from a generator seeded by ``(seed, content hash of the graph)``; a graph
+that appears in several pairs (SR25: each of 15 graphs in 14 pairs) is embedded once. With
+``--trained`` the model changes per pair, so each pair draws and embeds its own relabelings
+(seeded by ``(seed, pair index)``).
+
 Stochastic models: every embedded graph carries ``ndata["_node_key"]`` (int64), each node's
 index before the random relabelling. A stochastic component in eval mode that sees this key
 must draw its noise as a deterministic function of it (e.g. row ``key`` of a table drawn once
@@ -42,10 +56,13 @@ outputs (the control stays meaningful) and a pair is compared under one fixed no
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import hashlib
 import math
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -79,6 +96,9 @@ __all__ = [
 BREC_THRESHOLD = 72.34
 #: Key of the per-node relabelling-invariant id set on every graph ``separate`` embeds.
 NODE_KEY = "_node_key"
+#: Model precisions ``separate`` runs in, and the default rounding floor of each.
+DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}
+DEFAULT_TOL: dict[str, float] = {"float32": 1e-5, "float64": 1e-13}
 
 
 @dataclass
@@ -95,8 +115,11 @@ class SeparateSettings:
         T² threshold; None derives it from the F distribution (72.34 at q=16, R=32).
     alpha : float
         Level of the F quantile used when ``threshold`` is None.
-    tol : float
-        Relative rounding tolerance (see the module docstring).
+    tol : float or None
+        Relative rounding tolerance (see the module docstring); None: the default of
+        ``dtype`` (1e-5 for float32, 1e-13 for float64).
+    dtype : {"float32", "float64"}
+        Precision of the model and its inputs while embedding and training.
     seed : int
         Seeds the model's initial weights and the relabelings.
     trained : bool
@@ -106,7 +129,9 @@ class SeparateSettings:
         graphs' outputs apart), stop early once the epoch loss drops below
         ``loss_threshold``; ``train_batch_pairs`` relabelled pairs per step.
     batch_size : int
-        Graphs per forward pass when embedding.
+        Graphs per forward pass when embedding; also the number of relabelled graphs
+        prepared at once (lower it for policies with large prepared tensors, e.g. PathNN's
+        all-paths at K=5).
     limit : int or None
         Only the first ``limit`` pairs (quick checks).
     """
@@ -115,7 +140,8 @@ class SeparateSettings:
     output_dim: int = 16
     threshold: float | None = None
     alpha: float = 0.05
-    tol: float = 1e-5
+    tol: float | None = None
+    dtype: str = "float32"
     seed: int = 0
     trained: bool = False
     epochs: int = 20
@@ -131,6 +157,15 @@ class SeparateSettings:
         if self.threshold is not None:
             return float(self.threshold)
         return t2_threshold(self.output_dim, self.relabelings, self.alpha)
+
+    def resolved_tol(self) -> float:
+        return float(self.tol) if self.tol is not None else DEFAULT_TOL[self.dtype]
+
+    def torch_dtype(self) -> torch.dtype:
+        if self.dtype not in DTYPES:
+            raise WlkitError(f"separate: unknown dtype {self.dtype!r}\n    hint: one of "
+                             f"{', '.join(DTYPES)}")
+        return DTYPES[self.dtype]
 
 
 def t2_threshold(output_dim: int, relabelings: int, alpha: float = 0.05) -> float:
@@ -250,6 +285,8 @@ class Separator:
 
         self.registry = registry or get_registry()
         self.settings = settings
+        self.dtype = settings.torch_dtype()
+        self.tol = settings.resolved_tol()
         self.threshold = settings.resolved_threshold()
         self.label_width = label_width
         self.pipeline = pipeline
@@ -263,7 +300,9 @@ class Separator:
             torch.manual_seed(settings.seed)
             self.model = build_model(pipeline, inputs, self.encodings, self.registry,
                                      self.policy)
+        self.model.to(self.dtype)
         self.model.eval()
+        self._embedded: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
         self.initial_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
 
     # -- oracles the report compares against ------------------------------------------
@@ -329,12 +368,26 @@ class Separator:
         """Model outputs [len(items), output_dim] in chunks of ``batch_size`` graphs."""
         outs = []
         step = self.settings.batch_size
-        for start in range(0, len(items), step):
-            chunk = items[start:start + step]
-            graphs = [g for g, _ in chunk]
-            policy_batch = (self.policy.collate(graphs, [p for _, p in chunk])
-                            if self.policy is not None else None)
-            outs.append(self.model(dgl.batch(graphs), policy_batch))
+        with _default_dtype(self.dtype):
+            for start in range(0, len(items), step):
+                chunk = items[start:start + step]
+                graphs = [g for g, _ in chunk]
+                policy_batch = (self.policy.collate(graphs, [p for _, p in chunk])
+                                if self.policy is not None else None)
+                batched = dgl.batch(graphs)
+                if self.dtype != torch.float32:
+                    batched = cast_floats(batched, self.dtype)
+                    policy_batch = cast_floats(policy_batch, self.dtype)
+                try:
+                    outs.append(self.model(batched, policy_batch))
+                except RuntimeError as exc:
+                    if self.dtype == torch.float32 or "type" not in str(exc):
+                        raise
+                    raise PluginError(
+                        f"the model fails in {self.settings.dtype}: {exc}\n    hint: a "
+                        "component mixes in float32 tensors wlkit cannot reach; create tensors "
+                        "with the dtype of the inputs or weights (policy batches: dicts, lists, "
+                        "dataclasses and DGL graphs are cast)") from None
         return torch.cat(outs)
 
     @torch.no_grad()
@@ -342,9 +395,31 @@ class Separator:
         self.model.eval()
         return self.forward(items).double().numpy()
 
+    def embed_relabelings(self, graph: Any, perms: Sequence[np.ndarray]) -> np.ndarray:
+        """Embed ``graph`` under every permutation of ``perms``, preparing at most
+        ``batch_size`` relabelled copies at a time (bounded memory)."""
+        step = self.settings.batch_size
+        return np.concatenate([self.embed(self.inputs([graph] * len(perms[a:a + step]),
+                                                      perms[a:a + step]))
+                               for a in range(0, len(perms), step)])
+
+    def graph_embeddings(self, graph: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Untrained: ``(pair set, control set)``, each [R, output_dim], of ``graph``'s
+        relabelings, drawn from ``(seed, content hash)`` and computed once per graph."""
+        key = graph_digest(graph)
+        if key not in self._embedded:
+            r = self.settings.relabelings
+            rng = np.random.default_rng([self.settings.seed, int.from_bytes(key[:8], "little")])
+            perms = [rng.permutation(graph.num_nodes) for _ in range(2 * r)]
+            # Two separate passes, so a model whose output depends on the call (state,
+            # batch composition) shows up in the control.
+            self._embedded[key] = (self.embed_relabelings(graph, perms[:r]),
+                                   self.embed_relabelings(graph, perms[r:]))
+        return self._embedded[key]
+
     def _t2(self, a: np.ndarray, b: np.ndarray) -> float:
         scale = max(float(np.abs(a).max(initial=0.0)), float(np.abs(b).max(initial=0.0)))
-        return hotelling_t2(a - b, floor=self.settings.tol * max(scale, 1e-12))
+        return hotelling_t2(a - b, floor=self.tol * max(scale, 1e-300))
 
     # -- BREC's per-pair training ----------------------------------------------------------
     def train_pair(self, items: list[tuple], index: int = 0) -> dict[str, Any]:
@@ -395,24 +470,29 @@ class Separator:
     def decide(self, first: Any, second: Any, index: int) -> dict[str, Any]:
         """T² of the pair and of the control, and the decision (see the module docstring)."""
         s = self.settings
-        r = s.relabelings
-        rng = np.random.default_rng([s.seed, index])
+        training = None
+        if s.trained:
+            r = s.relabelings
+            rng = np.random.default_rng([s.seed, index])
 
-        def perms(graph: Any, count: int) -> list[np.ndarray]:
-            return [rng.permutation(graph.num_nodes) for _ in range(count)]
+            def perms(graph: Any, count: int) -> list[np.ndarray]:
+                return [rng.permutation(graph.num_nodes) for _ in range(count)]
 
-        pair_items = self.inputs([g for _ in range(r) for g in (first, second)],
-                                 [p for pg, ph in zip(perms(first, r), perms(second, r))
-                                  for p in (pg, ph)])
-        control_items = self.inputs([g for _ in range(r) for g in (first, second)],
-                                    [p for pg, ph in zip(perms(first, r), perms(second, r))
-                                     for p in (pg, ph)])
-        training = self.train_pair(pair_items, index) if s.trained else None
-        out = self.embed(pair_items)
-        t2 = self._t2(out[0::2], out[1::2])
+            pair_items = self.inputs([g for _ in range(r) for g in (first, second)],
+                                     [p for pg, ph in zip(perms(first, r), perms(second, r))
+                                      for p in (pg, ph)])
+            control_perms = [perms(first, r), perms(second, r)]
+            training = self.train_pair(pair_items, index)
+            out = self.embed(pair_items)
+            emb_g, emb_h = out[0::2], out[1::2]
+            fresh_g = self.embed_relabelings(first, control_perms[0])
+            fresh_h = self.embed_relabelings(second, control_perms[1])
+        else:
+            emb_g, fresh_g = self.graph_embeddings(first)
+            emb_h, fresh_h = self.graph_embeddings(second)
+        t2 = self._t2(emb_g, emb_h)
         # Control: the pair's relabelings of G (of H) against R fresh relabelings of G (of H).
-        fresh = self.embed(control_items)
-        control_t2 = max(self._t2(out[0::2], fresh[0::2]), self._t2(out[1::2], fresh[1::2]))
+        control_t2 = max(self._t2(emb_g, fresh_g), self._t2(emb_h, fresh_h))
         reliable = control_t2 < self.threshold
         separated = bool(reliable and t2 > self.threshold
                          and not math.isclose(t2, control_t2, rel_tol=0.0, abs_tol=1e-6))
@@ -421,6 +501,48 @@ class Separator:
         if training is not None:
             result["training"] = training
         return result
+
+
+def graph_digest(graph: Any) -> bytes:
+    """SHA-256 of a SimpleGraph's content (size, edges, node and edge labels)."""
+    digest = hashlib.sha256(np.int64(graph.num_nodes).tobytes())
+    digest.update(np.ascontiguousarray(graph.edges).tobytes())
+    for labels in (graph.node_labels, graph.edge_labels):
+        digest.update(b"-" if labels is None else np.ascontiguousarray(labels).tobytes())
+    return digest.digest()
+
+
+def cast_floats(obj: Any, dtype: torch.dtype) -> Any:
+    """``obj`` with every floating tensor cast to ``dtype``: tensors, DGL graphs (node and
+    edge data, in place), dicts, lists, tuples and dataclasses (copied); others unchanged."""
+    if isinstance(obj, Tensor):
+        return obj.to(dtype) if obj.is_floating_point() else obj
+    if isinstance(obj, dgl.DGLGraph):
+        for frames in (obj.ndata, obj.edata):
+            for key in list(frames.keys()):
+                value = frames[key]
+                if isinstance(value, Tensor) and value.is_floating_point():
+                    frames[key] = value.to(dtype)
+        return obj
+    if isinstance(obj, dict):
+        return {k: cast_floats(v, dtype) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)) and not hasattr(obj, "_fields"):
+        return type(obj)(cast_floats(v, dtype) for v in obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.replace(obj, **{f.name: cast_floats(getattr(obj, f.name), dtype)
+                                           for f in dataclasses.fields(obj) if f.init})
+    return obj
+
+
+@contextlib.contextmanager
+def _default_dtype(dtype: torch.dtype) -> Iterator[None]:
+    """Torch's default float dtype set to ``dtype`` for tensors components create."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(before)
 
 
 def _finite(value: float) -> float | None:
@@ -456,7 +578,8 @@ def run_separate(pipeline: Any, suite_name: str, root: str | None = None,
     say(f"wlkit separate: {name} on {suite.describe()} -> {run_dir}")
     say(f"  {len(pairs)} pairs, R={settings.relabelings} relabelings, output dim "
         f"{settings.output_dim}, T² threshold {separator.threshold:.2f}"
-        + (", trained per pair" if settings.trained else ", untrained"))
+        + (", trained per pair" if settings.trained else ", untrained")
+        + (f", {settings.dtype}" if settings.dtype != "float32" else ""))
     if settings.limit is None:
         labels = suite.oracle_labels(
             oracles, on_compute=lambda o: say(f"  computing the {o} oracle (cached afterwards)"))
@@ -481,7 +604,8 @@ def run_separate(pipeline: Any, suite_name: str, root: str | None = None,
         "pipeline": name,
         "suite": suite.suite,
         "source": suite.describe(),
-        "settings": {**asdict(settings), "threshold": separator.threshold},
+        "settings": {**asdict(settings), "threshold": separator.threshold,
+                     "tol": separator.tol},
         "policy": separator.policy_name,
         "policy_oracle": policy_oracle,
         "bound": bound,

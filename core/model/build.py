@@ -152,8 +152,10 @@ def _edge_encoder_factory(dataset: GraphDataset, hidden: int) -> Callable[[], nn
 
 
 class _FloatLinear(nn.Linear):
+    """A linear map that accepts integer or lower-precision edge features."""
+
     def forward(self, x: Any) -> Any:
-        return super().forward(x.float())
+        return super().forward(x.to(self.weight.dtype))
 
 
 def count_parameters(model: nn.Module) -> int:

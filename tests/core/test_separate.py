@@ -31,6 +31,7 @@ from wlkit.separate import (
     NODE_KEY,
     SeparateSettings,
     Separator,
+    cast_floats,
     hotelling_t2,
     load_suite,
     run_separate,
@@ -298,6 +299,74 @@ def test_control_fires_for_a_drifting_model(toys):
     assert res["control_t2"] > 1000
 
 
+class TinyTrianglePolicy(TrianglePolicy):
+    """Adds 1e-9 x (triangles through the node) to a constant: invisible in float32."""
+
+    def build(self, parts):
+        def tiny(body, g, counts):
+            return 1.0 + 1e-9 * counts[:, None] * torch.ones_like(body.weight)
+
+        return _Body(parts, tiny)
+
+
+def test_float64_runs_model_and_inputs_in_float64():
+    settings = SeparateSettings(**FAST, dtype="float64")
+    c6, two_c3 = G.cycle(6), G.disjoint_union(G.cycle(3), G.cycle(3))
+    for encodings, expected in (((), False), ([{"name": "rwse", "steps": 4}], True)):
+        cfg = pipeline(encodings=encodings)  # gine: edge inputs and encodings get cast too
+        cfg["model"]["layer"] = {"name": "gine", "eps": 0.0, "learn_eps": True,
+                                 "mlp_factor": 2}
+        sep = Separator(cfg, 0, settings)
+        assert sep.tol == 1e-13
+        assert all(p.dtype == torch.float64 for p in sep.model.parameters())
+        res = sep.decide(c6, two_c3, 0)  # 1-WL-equivalent: only rwse (triangles) separates
+        assert res["reliable"] and res["separated"] == expected, (encodings, res)
+    assert torch.get_default_dtype() == torch.float32  # restored after embedding
+    with pytest.raises(Exception, match="unknown dtype"):
+        Separator(cfg, 0, SeparateSettings(**FAST, dtype="float16"))
+
+
+def test_float64_resolves_differences_below_the_float32_floor(toys):
+    with registered_plugin(types.SimpleNamespace(wlkit_subgraph_policies=hookimpl(lambda: [
+            SubgraphPolicyRecord(name="toy_tiny", factory=TinyTrianglePolicy, summary="toy",
+                                 expressivity=">1-WL")])), "tiny"):
+        pair = ClassicSuite().pairs()[0]  # C6 (no triangles) vs 2xC3 (one per node)
+        (f32,) = decide_all(pipeline(policy="toy_tiny"), [pair])[1]
+        (f64,) = decide_all(pipeline(policy="toy_tiny"), [pair], dtype="float64")[1]
+    assert f32["reliable"] and not f32["separated"]
+    assert f64["reliable"] and f64["separated"]
+
+
+def test_cast_floats_reaches_nested_policy_batches():
+    from wlkit.plugins.policies.node_marking import MarkedTuples
+
+    g = G.cycle(3).to_dgl()
+    g.ndata["x"], g.edata["w"] = torch.ones(3, 2), torch.ones(6)
+    batch = {"a": [torch.zeros(2), (torch.arange(3),)], "g": g,
+             "t": MarkedTuples(torch.zeros(1, 2, dtype=torch.long), torch.zeros(1), 1)}
+    out = cast_floats(batch, torch.float64)
+    assert out["a"][0].dtype == torch.float64 and out["a"][1][0].dtype == torch.int64
+    assert g.ndata["x"].dtype == torch.float64 and g.edata["w"].dtype == torch.float64
+    assert out["t"].tuples.dtype == torch.long and out["t"].tuple_graph.dtype == torch.float64
+    assert isinstance(out["t"], MarkedTuples) and out["t"].num_graphs == 1
+
+
+def test_each_graph_is_embedded_once_and_pairs_do_not_depend_on_their_index():
+    calls = []
+    cfg = pipeline()
+    sep = Separator(cfg, 0, SeparateSettings(**FAST))
+    forward = sep.forward
+    sep.forward = lambda items: calls.append(len(items)) or forward(items)
+    c6, two_c3, two_c4 = (G.cycle(6), G.disjoint_union(G.cycle(3), G.cycle(3)),
+                          G.disjoint_union(G.cycle(4), G.complete(2)))
+    first = sep.decide(c6, two_c4, 0)
+    sep.decide(c6, two_c3, 1)
+    # C6 embedded once (pair set + control set, one call each): 3 graphs, 6 calls
+    assert len(calls) == 6 and len(sep._embedded) == 3
+    again = Separator(cfg, 0, SeparateSettings(**FAST)).decide(c6, two_c4, 7)
+    assert again == first
+
+
 def test_edge_feature_layers_get_a_constant_edge_input():
     cfg = pipeline()  # gine needs a dataset with edge features to validate; suites have none
     cfg["model"]["layer"] = {"name": "gine", "eps": 0.0, "learn_eps": True, "mlp_factor": 2}
@@ -344,6 +413,15 @@ def test_cli_writes_json_table_and_png(tmp_path, write_pipeline, capsys):
     assert coarse["settings"]["tol"] == 100 and coarse["totals"]["cycles"]["separated"] == 0
     assert run_cli(path, "--suite", "classic", "--tol", 0) == 2
     assert "--tol must be > 0" in capsys.readouterr().err
+    assert run_cli(path, "--suite", "classic", "--batch-size", 0) == 2
+    assert "--batch-size must be >= 1" in capsys.readouterr().err
+    # --float64: model and inputs in float64, the float64 rounding floor by default
+    assert run_cli(path, "--suite", "classic", "--out", tmp_path / "f64", "--relabelings", 12,
+                   "--output-dim", 4, "--float64", "--batch-size", 8, "--quiet") == 0
+    f64 = json.loads((tmp_path / "f64" / "separation.json").read_text())
+    assert f64["settings"]["dtype"] == "float64" and f64["settings"]["tol"] == 1e-13
+    assert f64["settings"]["batch_size"] == 8
+    assert [r["separated"] for r in f64["pairs"]] == [r["separated"] for r in result["pairs"]]
     # never over earlier results
     assert run_cli(path, "--suite", "classic", "--out", out) == 2
     assert "not empty" in capsys.readouterr().err
