@@ -61,7 +61,16 @@ import numpy as np
 
 from wlkit.errors import WlkitError
 from wlkit.graphs import SimpleGraph
-from wlkit.wl import ORACLE_SUMMARIES, ORACLES, wl_colors
+from wlkit.wl import (
+    ORACLE_SUMMARIES,
+    check_oracle,
+    oracle_cost,
+    oracle_names,
+    oracle_patterns,
+    oracle_summary,
+    registered_oracle,
+    wl_colors,
+)
 from wlkit.wl._canon import canon_rows, multiset_ids
 
 __all__ = [
@@ -271,10 +280,14 @@ def estimate_work(graphs: Sequence[SimpleGraph], oracle: str) -> int:
     arcs of the bag of subgraphs, i.e. 10 n (n + 2m) per graph, and 10 n^2 (n + 2m) for
     ``two_node_marked``: measured on 2 CPU cores, one bag element costs about ten times the
     time of one 2-FWL unit (more rounds, index arrays) and 70-100 bytes of peak memory, so the
-    default budget of 2e8 units keeps either kind to a few minutes and a few GB.
+    default budget of 2e8 units keeps either kind to a few minutes and a few GB. Registered
+    oracles (:func:`wlkit.wl.register_oracle`): the sum of their ``cost`` per graph, or of
+    n + m + 1 when they declare none (:func:`wlkit.wl.oracle_cost`).
     """
     n = np.array([g.num_nodes for g in graphs], dtype=np.float64)
     m = np.array([g.num_edges for g in graphs], dtype=np.float64)
+    if registered_oracle(oracle) is not None:
+        return int(sum(oracle_cost(g, oracle) for g in graphs))
     if oracle == "1-WL":
         cost = n + 2 * m
     elif oracle == "2-FWL":
@@ -295,14 +308,20 @@ def _round_up(value: int) -> str:
 def _check_oracles(oracles: Sequence[str]) -> list[str]:
     out: list[str] = []
     for oracle in oracles:
-        if oracle not in ORACLE_SUMMARIES:
+        try:
+            check_oracle(oracle)  # registers it when a plugin's oracle family resolves it
+        except ValueError:
             from difflib import get_close_matches
 
-            lower = {o.lower(): o for o in ORACLES}
+            names = oracle_names()
+            lower = {o.lower(): o for o in names}
             guess = [lower[g] for g in get_close_matches(oracle.lower(), list(lower), n=1)]
+            patterns = oracle_patterns()
             raise WlkitError(f"unknown WL oracle {oracle!r}"
                              + (f"; did you mean {guess[0]!r}?" if guess else "")
-                             + f"\n    hint: choose from {', '.join(ORACLES)}")
+                             + f"\n    hint: choose from {', '.join(names)}"
+                             + (f", or a name like {', '.join(patterns)}" if patterns else "")
+                             ) from None
         if oracle not in out:
             out.append(oracle)
     if not out:
@@ -670,7 +689,8 @@ def analyze(
     task : {"multiclass", "binary", "regression"}
         How labels are read and which ceiling is computed.
     oracles : sequence of str
-        Oracles of :data:`wlkit.wl.ORACLES`, reported side by side.
+        Oracles of :func:`wlkit.wl.oracle_names` (built-in or registered), reported side by
+        side.
     budget : int
         Largest :func:`estimate_work` an oracle may take; above it the oracle is refused
         (``status: "refused"`` with the estimate) and the others still run.
@@ -734,10 +754,11 @@ def analyze(
     ids: dict[str, np.ndarray] = {}
     for oracle in oracles:
         work = estimate_work(graphs, oracle)
-        entry: dict[str, Any] = {"summary": ORACLE_SUMMARIES[oracle], "work": work}
+        entry: dict[str, Any] = {"summary": oracle_summary(oracle), "work": work}
         if oracle != "1-WL" and work > budget:
             unit = ("sum of n^3" if oracle == "2-FWL"
-                    else "10 x the nodes + arcs of all subgraphs")
+                    else "10 x the nodes + arcs of all subgraphs" if oracle in ORACLE_SUMMARIES
+                    else "the registered oracle's cost")
             entry.update(status="refused", reason=(
                 f"{oracle} would need about {work:.2e} work units ({unit}), above the "
                 f"budget {budget:.2e}; raise it with --budget {_round_up(work)} if you "

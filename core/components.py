@@ -295,8 +295,9 @@ class SubgraphPolicy(abc.ABC):
     ``module(graph, policy_batch) -> [batch_size, module.out_dim]`` graph embeddings; the
     pipeline's prediction head follows it.
 
-    ``wl_oracle`` names the exact test in :mod:`wlkit.wl` (one of ``wlkit.wl.ORACLES``, e.g.
-    ``"node_marked"``, ``"ego1+"``, ``"two_node_marked"``) that bounds this policy's
+    ``wl_oracle`` names the exact test in :mod:`wlkit.wl` (one of ``wlkit.wl.oracle_names()``:
+    a built-in such as ``"node_marked"``, ``"ego1+"``, ``"two_node_marked"``, or one the
+    plugin registered with ``wlkit.wl.register_oracle``) that bounds this policy's
     separation power from above, or None when none does; set it per instance when it
     depends on the parameters. ``wlkit separate`` reports it next to the model, and flags
     any pair the model separates but the oracle does not as a bug.

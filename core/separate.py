@@ -308,12 +308,13 @@ class Separator:
     # -- oracles the report compares against ------------------------------------------
     def policy_oracle(self) -> str | None:
         """The exact oracle the policy declares (``SubgraphPolicy.wl_oracle``), if any."""
-        from wlkit.wl import ORACLES
+        from wlkit.wl import oracle_names
 
         oracle = getattr(self.policy, "wl_oracle", None) if self.policy is not None else None
-        if oracle is not None and oracle not in ORACLES:
+        if oracle is not None and oracle not in oracle_names():
             raise PluginError(f"subgraph_policy {self.policy_name!r}: wl_oracle {oracle!r} is "
-                              f"not an oracle of wlkit.wl ({', '.join(ORACLES)})")
+                              f"not an oracle of wlkit.wl ({', '.join(oracle_names())})\n"
+                              "    hint: register it with wlkit.wl.register_oracle")
         return oracle
 
     def bound(self) -> str | None:

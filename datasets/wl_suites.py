@@ -318,8 +318,10 @@ class WLSuite(GraphDataset):
         Results are cached under ``<cache>/wl_oracles/`` by the suite's content hash, one
         JSON file per oracle, written atomically only once every pair is labelled.
         ``on_compute(oracle)`` is called before an oracle is computed (not when cached).
+        A registered oracle's ``version`` (:func:`wlkit.wl.register_oracle`) is part of the
+        cache key, so answers of an older implementation are not reused.
         """
-        from wlkit.wl import check_oracle, separated_pairs
+        from wlkit.wl import check_oracle, oracle_version, separated_pairs
 
         pairs = self.pairs()
         ids = [p.id for p in pairs]
@@ -327,9 +329,13 @@ class WLSuite(GraphDataset):
         out: dict[str, np.ndarray] = {}
         for oracle in oracles:
             check_oracle(oracle)
+            version = oracle_version(oracle)  # None for built-ins: their file names stay
             safe = oracle.replace("+", "plus").replace("/", "_")
+            if version is not None:
+                safe += "-v" + "".join(ch if ch.isalnum() or ch in "._-" else "_"
+                                       for ch in version)
             path = folder / f"{self.suite or 'suite'}-{self.fingerprint()}-{safe}.json"
-            cached = _read_oracle_cache(path, oracle, ids)
+            cached = _read_oracle_cache(path, oracle, ids, version)
             if cached is not None:
                 out[oracle] = cached
                 continue
@@ -338,7 +344,7 @@ class WLSuite(GraphDataset):
             labels = separated_pairs([(p.first, p.second) for p in pairs], oracle)
             try:
                 atomic_write_json(path, {"format": _ORACLE_CACHE_FORMAT, "oracle": oracle,
-                                         "pair_ids": ids,
+                                         "version": version, "pair_ids": ids,
                                          "separated": [bool(x) for x in labels]})
             except OSError as exc:
                 warnings.warn(f"cannot write the oracle cache {path}: {exc}", stacklevel=2)
@@ -346,13 +352,15 @@ class WLSuite(GraphDataset):
         return out
 
 
-def _read_oracle_cache(path: Path, oracle: str, ids: list[str]) -> np.ndarray | None:
+def _read_oracle_cache(path: Path, oracle: str, ids: list[str],
+                       version: str | None = None) -> np.ndarray | None:
     if not path.exists():
         return None
     try:
         blob = json.loads(path.read_text())
         values = blob["separated"]
         if (blob.get("format") != _ORACLE_CACHE_FORMAT or blob.get("oracle") != oracle
+                or blob.get("version") != version
                 or blob.get("pair_ids") != ids or len(values) != len(ids)
                 or not all(isinstance(v, bool) for v in values)):
             raise ValueError("content does not match the suite")

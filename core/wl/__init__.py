@@ -2,7 +2,9 @@
 
 The main entry points are :func:`distinguishes` (one pair), :func:`separated_pairs` (many
 pairs, batched) and :func:`wl_colors` / :func:`graph_classes` (joint refinement of a list of
-graphs). See :mod:`wlkit.wl.oracles` for exactly what every oracle computes.
+graphs). See :mod:`wlkit.wl.oracles` for exactly what every oracle computes. Plugins add
+oracles with :func:`register_oracle`; :func:`oracle_names` lists the built-in
+:data:`ORACLES` and the registered ones.
 
 Example
 -------
@@ -14,13 +16,23 @@ False
 True
 """
 
+from ._canon import multiset_ids
 from .oracles import (
     ORACLE_SUMMARIES,
     ORACLES,
+    RegisteredOracle,
     WLResult,
     check_oracle,
     distinguishes,
     graph_classes,
+    oracle_cost,
+    oracle_names,
+    oracle_patterns,
+    oracle_summary,
+    oracle_version,
+    register_oracle,
+    register_oracle_family,
+    registered_oracle,
     separated_pairs,
     wl_colors,
 )
@@ -32,11 +44,21 @@ __all__ = [
     "ORACLE_SUMMARIES",
     "POLICIES",
     "Bag",
+    "RegisteredOracle",
     "WLResult",
     "check_oracle",
     "distinguishes",
     "fwl2_initial_colors",
     "graph_classes",
+    "multiset_ids",
+    "oracle_cost",
+    "oracle_names",
+    "oracle_patterns",
+    "oracle_summary",
+    "oracle_version",
+    "register_oracle",
+    "register_oracle_family",
+    "registered_oracle",
     "refine_1wl",
     "refine_2fwl",
     "separated_pairs",

@@ -120,6 +120,12 @@ def multiset_ids(
     k : int
         Number of distinct ids.
 
+    Examples
+    --------
+    >>> ids, k = multiset_ids(np.array([0, 0, 1, 1, 2]), np.array([5, 7, 7, 5, 5]), 4)
+    >>> bool(ids[0] == ids[1]), bool(ids[0] == ids[2]), k  # {5, 7} twice, {5}, and {}
+    (True, False, 3)
+
     Notes
     -----
     Elements are sorted by (owner, value) once; the owners of each multiset size then give a

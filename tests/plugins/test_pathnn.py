@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import Counter
 
@@ -12,8 +13,10 @@ import pytest
 import torch
 from torch import nn
 
-from tests.conftest import TINY_PIPELINE
+from tests.conftest import SHARED_DATA, TINY_PIPELINE
 from wlkit import ModelParts, PluginError, WlkitError, get_registry, node_offsets
+from wlkit import graphs as G
+from wlkit.graphs import SimpleGraph
 from wlkit.model.build import build_model, instantiate_dataset
 from wlkit.model.graph_model import NodeInput, make_norm
 from wlkit.pipeline import load_pipeline
@@ -27,6 +30,15 @@ from wlkit.plugins.pathnn import (
 )
 from wlkit.plugins.readouts.basic import SegmentReadout
 from wlkit.runner import run_pipeline
+from wlkit.wl import (
+    distinguishes,
+    oracle_cost,
+    oracle_names,
+    oracle_summary,
+    oracle_version,
+    separated_pairs,
+    wl_colors,
+)
 
 
 def random_graphs(count: int, seed: int) -> list[nx.Graph]:
@@ -439,3 +451,202 @@ def test_training_dropout_is_drawn_per_path_step_and_matches_the_fast_path():
     model.dropout.p = 0.5
     first = model._paths_into_starts(h, steps, edge_h)
     assert not torch.allclose(first, model._paths_into_starts(h, steps, edge_h))
+
+
+# --------------------------------------------------------------------------- exact oracle
+
+
+def simple(g: nx.Graph, labels: list[int] | None = None) -> SimpleGraph:
+    return SimpleGraph.from_edges(g.number_of_nodes(), list(g.edges()), node_labels=labels)
+
+
+def reference_refinement(graphs: list[nx.Graph], labels: list[list[int]], kind: str, K: int,
+                         distances: bool) -> list[list[object]]:
+    """The oracle's definition, written out with networkx paths and nested tuples."""
+
+    def paths_from(g: nx.Graph, v: int, length: int) -> list[list[int]]:
+        if kind == "sp_plus":
+            far = [t for t, d in nx.single_source_shortest_path_length(g, v).items()
+                   if d == length]
+            return [p for t in far for p in nx.all_shortest_paths(g, v, t)]
+        out, stack = [], [[v]]
+        while stack:
+            p = stack.pop()
+            if len(p) == length + 1:
+                out.append(p)
+                continue
+            stack += [p + [u] for u in g[p[-1]] if u not in p]
+        return out
+
+    colours = [list(map(int, lab)) for lab in labels]
+    for length in range(1, K + 1):
+        new = []
+        for g, col in zip(graphs, colours):
+            dist = dict(nx.all_pairs_shortest_path_length(g))
+            sig = []
+            for v in range(g.number_of_nodes()):
+                seqs = sorted(tuple((col[u], dist[v][u] if distances else 0) for u in p[::-1])
+                              for p in paths_from(g, v, length))
+                sig.append((col[v], tuple(seqs)))
+            new.append(sig)
+        palette = {s: i for i, s in enumerate(sorted({s for sig in new for s in sig}))}
+        colours = [[palette[s] for s in sig] for sig in new]
+    return colours
+
+
+def same_partition(a: list[np.ndarray], b: list[list[object]]) -> bool:
+    x, y = np.concatenate(a), np.array([c for cs in b for c in cs])
+    return bool(((x[:, None] == x[None, :]) == (y[:, None] == y[None, :])).all())
+
+
+@pytest.mark.parametrize(("kind", "K", "distances"),
+                         [("sp_plus", 3, False), ("ap", 3, True), ("ap", 3, False)])
+def test_path_refinement_matches_the_definition(kind, K, distances, monkeypatch):
+    # symmetric graphs keep the partitions coarse, so that settings differ in the answer
+    symmetric = [G.cycle(6), G.disjoint_union(G.cycle(3), G.cycle(3)), G.decalin(),
+                 G.bicyclopentyl(), G.shrikhande(), G.rook_graph(4), G.cube(), G.petersen(),
+                 G.csl(13, 2), G.csl(13, 3)]
+    graphs = [nx.Graph(list(g.edges.tolist())) for g in symmetric]  # nodes not in order
+    graphs += random_graphs(4, seed=11) + [nx.petersen_graph()]
+    labels = [[0] * g.number_of_nodes() for g in graphs]
+    labels[-1] = [0, 1] * 5  # a labelled Petersen graph
+    expected = reference_refinement(graphs, labels, kind, K, distances)
+    simples = [simple(g, lab) for g, lab in zip(graphs, labels)]
+    colours, rounds = pathnn.path_refinement(simples, kind, K, distances)
+    assert rounds == K and [len(c) for c in colours] == [g.number_of_nodes() for g in graphs]
+    assert same_partition(colours, expected)
+    other = ("ap", K, not distances) if kind == "ap" else ("sp_plus", K - 1, False)
+    assert not same_partition(colours, reference_refinement(graphs, labels, *other))
+    # streamed in chunks of one graph: the ids of every column are shared across chunks
+    monkeypatch.setattr(pathnn, "_ORACLE_CHUNK", 1)
+    chunked, _ = pathnn.path_refinement(simples, kind, K, distances)
+    assert same_partition(chunked, expected)
+
+
+def test_oracle_names_and_the_policy_bound():
+    assert PathPolicy(paths="sp").wl_oracle is None
+    assert PathPolicy(paths="sp_plus", K=6).wl_oracle == "path_sp_plus_K6"
+    # distances add nothing to shortest paths (the i-th node is at distance i)
+    assert PathPolicy(paths="sp_plus", K=6, encode_distances=True).wl_oracle == \
+        "path_sp_plus_K6"
+    assert PathPolicy(paths="ap", K=4).wl_oracle == "path_ap_K4_dist"
+    assert PathPolicy(paths="ap", K=4, encode_distances=False).wl_oracle == "path_ap_K4"
+    assert {"path_sp_plus_K6", "path_ap_K4_dist", "path_ap_K4"} <= set(oracle_names())
+    assert pathnn.path_oracle("ap", 4, True) == "path_ap_K4_dist"  # again: a no-op
+    assert oracle_summary("path_ap_K4_dist") == \
+        "PathNN refinement, all simple paths of 1..4 edges with distances"
+    assert oracle_version("path_ap_K4_dist") == "1"
+    g = G.cycle(5)
+    assert oracle_cost(g, "path_ap_K4_dist") == 5 + 5 + path_count_bound(
+        5, g.edges[:, 0], g.edges[:, 1], 4)
+
+
+def test_oracle_names_resolve_on_first_use():
+    # e.g. wlkit analyze --oracle path_ap_K13 without a pipeline using those settings
+    assert "path_ap_K13" not in oracle_names()
+    assert distinguishes(G.cycle(6), G.disjoint_union(G.cycle(3), G.cycle(3)), "path_ap_K13")
+    assert "path_ap_K13" in oracle_names()
+    for bad in ("path_sp_K3", "path_sp_plus_K3_dist", "path_ap_K0", "path_ap_K65", "path_ap"):
+        with pytest.raises(ValueError, match=f"unknown WL oracle '{bad}'.*path_ap_K<K>"):
+            distinguishes(G.cycle(3), G.cycle(3), bad)
+
+
+@pytest.mark.parametrize("name", ["csl", "shrikhande", "labelled"])
+@pytest.mark.parametrize(("kind", "K", "distances"), [("sp_plus", 4, False), ("ap", 3, True)])
+def test_path_oracle_is_invariant_under_relabelling(name, kind, K, distances):
+    g = {"csl": G.csl(41, 3), "shrikhande": G.shrikhande(),
+         "labelled": simple(nx.petersen_graph(), [0, 1] * 5)}[name]
+    perm = np.random.default_rng(3).permutation(g.num_nodes)
+    h = g.relabel(perm)
+    colours, _ = pathnn.path_refinement([g, h], kind, K, distances)
+    assert colours[0].tolist() == colours[1][perm].tolist()  # node i became node perm[i]
+    assert not distinguishes(g, h, pathnn.path_oracle(kind, K, distances))
+
+
+CSL_SKIPS = (2, 3, 4, 5, 6, 9, 11, 12, 13, 16)
+
+
+@pytest.mark.parametrize(("K", "count"), [(4, 42), (5, 43), (6, 45)])
+def test_csl_pairs_separated_by_sp_plus(K, count):
+    csl = [G.csl(41, s) for s in CSL_SKIPS]
+    pairs = list(itertools.combinations(csl, 2))
+    assert int(separated_pairs(pairs, pathnn.path_oracle("sp_plus", K, False)).sum()) == count
+
+
+def test_classic_pairs():
+    pairs = {pid: (g, h) for pid, _cat, g, h in G.classic_pairs()}
+    ap4 = pathnn.path_oracle("ap", 4, True)
+    assert {pid: distinguishes(g, h, ap4) for pid, (g, h) in pairs.items()} == {
+        "c6_vs_2c3": True, "decalin_vs_bicyclopentyl": True, "shrikhande_vs_rook4": True,
+        "cfi_k4": False}
+    rook = pairs["shrikhande_vs_rook4"]
+    for kind, K, distances in [("sp_plus", 4, False), ("sp_plus", 6, False), ("ap", 3, True),
+                               ("ap", 4, False)]:
+        assert not distinguishes(*rook, pathnn.path_oracle(kind, K, distances))
+
+
+def as_dgl(g: SimpleGraph) -> dgl.DGLGraph:
+    e = g.edges
+    return dgl.graph((np.concatenate([e[:, 0], e[:, 1]]), np.concatenate([e[:, 1], e[:, 0]])),
+                     num_nodes=g.num_nodes)
+
+
+@pytest.mark.parametrize(("kind", "K", "distances"),
+                         [("sp_plus", 3, False), ("ap", 3, True), ("ap", 3, False)])
+def test_model_never_separates_what_the_oracle_cannot(kind, K, distances):
+    """Nodes (of any graphs) with one oracle colour get one embedding from a random-weight
+    model; graphs with one oracle colour get one output. The converse is not claimed, but
+    the model does separate some pairs here."""
+    graphs = [g for _, _, first, second in G.classic_pairs() for g in (first, second)]
+    graphs += [G.csl(41, 2), G.csl(41, 3), G.cycle(6)]
+    graphs += [simple(g) for g in random_graphs(4, seed=12) if g.number_of_edges()]
+    policy = PathPolicy(paths=kind, K=K, encode_distances=distances, path_agg="sum")
+    torch.manual_seed(5)
+    model = trained_like(policy.build(make_parts(8, K)))
+    dgls = [as_dgl(g) for g in graphs]
+    batch = policy.collate(dgls, [policy.prepare(g) for g in dgls])
+    with torch.no_grad():
+        nodes = model.node_embeddings(dgl.batch(dgls), batch)
+        outputs = embed(policy, model, dgls)
+    res = wl_colors(graphs, policy.wl_oracle)
+    colour = np.concatenate(res.colors)
+    for c in np.unique(colour):
+        members = nodes[torch.from_numpy(np.flatnonzero(colour == c))]
+        torch.testing.assert_close(members, members[:1].expand_as(members))
+    same = res.graph_ids[:, None] == res.graph_ids[None, :]
+    differ = torch.cdist(outputs, outputs) > 1e-6 * (1 + outputs.abs().max())
+    assert not (differ.numpy() & same).any()
+    assert (differ.numpy() & ~same).any() and (same & ~np.eye(len(graphs), dtype=bool)).any()
+
+
+@pytest.fixture(scope="module")
+def sr25_pairs():
+    root = SHARED_DATA / "wl" / "SR25"
+    if not root.exists():
+        pytest.skip(f"shared data not found: {root}")
+    from wlkit.separate import load_suite
+
+    suite = load_suite("sr25", str(root))
+    return [(p.first, p.second) for p in suite.pairs()]
+
+
+def test_sr25_counts(sr25_pairs):
+    """About 7 s on 2 cores: AP with distances separates 98/105 at K=4, nothing below."""
+    assert len(sr25_pairs) == 105
+    for kind, K, distances, count in [("sp_plus", 6, False, 0), ("ap", 3, True, 0),
+                                      ("ap", 4, False, 0), ("ap", 4, True, 98)]:
+        name = pathnn.path_oracle(kind, K, distances)
+        assert int(separated_pairs(sr25_pairs, name).sum()) == count, name
+
+
+@pytest.mark.slow
+def test_sr25_ap_k5_separates_every_pair(sr25_pairs):
+    """About 50 s and 2 GB on 2 cores."""
+    assert separated_pairs(sr25_pairs, pathnn.path_oracle("ap", 5, True)).all()
+
+
+def test_docstring_examples():
+    import doctest
+
+    result = doctest.testmod(pathnn, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
