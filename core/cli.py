@@ -10,6 +10,10 @@ import sys
 import traceback
 import warnings
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -138,6 +142,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _runs_pipeline_layer(model: torch.nn.Module, layer: str) -> bool:
+    """Whether ``model`` contains the pipeline's layer (True when that cannot be told)."""
+    from wlkit.manager import get_registry
+
+    factory = get_registry().get("layer", layer).factory
+    if not isinstance(factory, type):
+        return True
+    return any(isinstance(module, factory) for module in model.modules())
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     from wlkit.model.build import build_model, count_parameters, instantiate_dataset
     from wlkit.pipeline import load_pipeline
@@ -155,8 +169,14 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     print(f"encodings: {encodings}")
     print(f"policy: {cfg['policy']['name'] if cfg['policy'] else 'none'}")
     m = cfg["model"]
-    print(f"model: {m['num_layers']} x {m['layer']['name']} (aggregator "
-          f"{m['aggregator']['name']}), hidden {m['hidden']}, readout {m['readout']['name']}")
+    if _runs_pipeline_layer(model, m["layer"]["name"]):
+        print(f"model: {m['num_layers']} x {m['layer']['name']} (aggregator "
+              f"{m['aggregator']['name']}), hidden {m['hidden']}, readout "
+              f"{m['readout']['name']}")
+    else:  # e.g. pathnn, spen: the policy builds its own layers
+        print(f"model: {m['num_layers']} layers built by policy {cfg['policy']['name']} "
+              f"(model.layer and model.aggregator unused), hidden {m['hidden']}, readout "
+              f"{m['readout']['name']}")
     print(f"seeds: {cfg['seeds']}")
     print(f"num_params: {count_parameters(model)}")
     print("--- resolved pipeline ---")

@@ -101,6 +101,16 @@ def test_validate_prints_num_params_without_loading(write_pipeline):
     assert "hidden: 16" in result.stdout
 
 
+def test_validate_names_the_policy_when_it_builds_its_own_layers(write_pipeline):
+    plain = wlkit("validate", str(write_pipeline(TINY_PIPELINE)))
+    assert "model: 2 x gin" in plain.stdout or " x gin (aggregator" in plain.stdout
+    path = write_pipeline(TINY_PIPELINE + "policy: {name: pathnn, paths: sp_plus, K: 2}\n")
+    result = wlkit("validate", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "layers built by policy pathnn (model.layer and model.aggregator unused)" in (
+        result.stdout)
+
+
 def test_validate_num_params_matches_the_trained_model(tiny_run):
     run_dir, _ = tiny_run
     result = wlkit("validate", str(run_dir / "pipeline.resolved.yaml"))
