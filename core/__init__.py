@@ -37,7 +37,7 @@ from wlkit.errors import DatasetError, PipelineError, PluginError, Problem, Wlki
 from wlkit.hookspecs import hookimpl, hookspec
 from wlkit.io import atomic_write_bytes, atomic_write_json, atomic_write_text, cache_root
 from wlkit.manager import get_registry, registered_plugin
-from wlkit.model.graph_model import MessagePassing
+from wlkit.model.graph_model import MessagePassing, edge_index
 from wlkit.params import REQUIRED, Param
 from wlkit.records import (
     FAMILIES,
@@ -80,6 +80,7 @@ __all__ = [
     "atomic_write_json",
     "atomic_write_text",
     "cache_root",
+    "edge_index",
     "get_registry",
     "hookimpl",
     "hookspec",

@@ -6,7 +6,7 @@ import dgl
 import torch
 from torch import Tensor, nn
 
-from wlkit import Aggregator, LayerRecord, Param, hookimpl
+from wlkit import Aggregator, LayerRecord, Param, edge_index, hookimpl
 
 
 def mlp(dim: int, num_layers: int) -> nn.Sequential:
@@ -93,8 +93,8 @@ class GCNLayer(nn.Module):
             hw = self.linear(h)
             in_norm = (graph.in_degrees().float() + 1).rsqrt().unsqueeze(-1)
             out_norm = (graph.out_degrees().float() + 1).rsqrt().unsqueeze(-1)
-            src, dst = graph.edges()
-            messages = hw[src.long()] * out_norm[src.long()] * in_norm[dst.long()]
+            src, dst = edge_index(graph)
+            messages = hw[src] * out_norm[src] * in_norm[dst]
             out = self.aggregator(graph, messages) + hw * in_norm.square()
             return out + self.bias if self.bias is not None else out
 
@@ -137,9 +137,9 @@ class GINELayer(nn.Module):
         if edge_feats is None:
             raise ValueError("gine: the graph has no edge features (edata['feat'])")
         with graph.local_scope():
-            src, _ = graph.edges()
+            src, _ = edge_index(graph)  # cached: graph.edges() costs ~40 us per call
             # index_select: its backward is a fast index_add, unlike h[src]'s index_put
-            messages = torch.relu(h.index_select(0, src.long()) + self.edge_encoder(edge_feats))
+            messages = torch.relu(h.index_select(0, src) + self.edge_encoder(edge_feats))
             return self.mlp((1 + self.eps) * h + self.aggregator(graph, messages))
 
 

@@ -23,10 +23,12 @@ def masked_loss(kind: str, pred: Tensor, target: Tensor) -> Tensor:
     if kind == "cross_entropy":
         return F.cross_entropy(pred, target.view(-1).long())
     target = target.view(pred.shape).to(pred.dtype)
-    known = ~torch.isnan(target)
-    if not bool(known.any()):
-        return pred.sum() * 0.0  # keeps the graph connected for DDP
-    pred, target = pred[known], target[known]
+    missing = torch.isnan(target)
+    if bool(missing.any()):  # else no masking: two boolean gathers fewer per step
+        known = ~missing
+        if not bool(known.any()):
+            return pred.sum() * 0.0  # keeps the graph connected for DDP
+        pred, target = pred[known], target[known]
     if kind == "bce":
         return F.binary_cross_entropy_with_logits(pred, target)
     if kind == "l1":

@@ -12,7 +12,7 @@ import dgl
 import torch
 from torch import Tensor, nn
 
-from wlkit import Aggregator
+from wlkit import Aggregator, edge_index
 
 
 class SumAggregator(Aggregator):
@@ -31,8 +31,8 @@ class SumAggregator(Aggregator):
     def reduce(self, graph: dgl.DGLGraph, messages: Tensor) -> Tensor:
         # index_add_ rather than dgl.ops.copy_e_sum: the same sums, and with its backward
         # (a plain gather) the GINE training step is ~7% (width 300) to ~15% (width 64)
-        # faster on the CPU (benchmarks/pyg_gin.py)
-        dst = graph.edges()[1].long()
+        # faster on the CPU (benchmarks/pyg_gin.py); edge_index caches graph.edges()
+        dst = edge_index(graph)[1]
         out = messages.new_zeros((graph.num_nodes(), *messages.shape[1:]))
         return out.index_add_(0, dst, messages)
 
@@ -139,9 +139,9 @@ class StdAggregator(Aggregator):
         self.eps = float(eps)
 
     def reduce(self, graph: dgl.DGLGraph, messages: Tensor) -> Tensor:
-        _, dst = graph.edges()
+        _, dst = edge_index(graph)
         mean = dgl.ops.copy_e_mean(graph, messages)
-        deviation = messages - mean[dst.long()]
+        deviation = messages - mean[dst]
         var = dgl.ops.copy_e_mean(graph, deviation * deviation)
         std = torch.sqrt(var.clamp(min=self.eps))
         return torch.where((graph.in_degrees() > 0).unsqueeze(-1), std, torch.zeros_like(std))

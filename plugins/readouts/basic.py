@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dgl
+import torch
 from torch import Tensor
 
 from wlkit import Readout
@@ -34,7 +35,18 @@ class SegmentReadout(Readout):
         self.op = op
 
     def pool(self, graph: dgl.DGLGraph, feats: Tensor) -> Tensor:
-        return dgl.ops.segment_reduce(graph.batch_num_nodes(), feats, self.op)
+        counts = graph.batch_num_nodes()
+        if self.op in ("max", "min"):
+            return dgl.ops.segment_reduce(counts, feats, self.op)
+        # sum and mean with index_add_ over each node's graph index: the same sums in the
+        # same order as DGL's segment_reduce, about twice as fast forward + backward on
+        # the CPU (benchmarks/pyg_gin.py)
+        graph_of = torch.repeat_interleave(
+            torch.arange(len(counts), device=counts.device), counts, output_size=feats.shape[0])
+        out = feats.new_zeros((len(counts), *feats.shape[1:])).index_add_(0, graph_of, feats)
+        if self.op == "mean":
+            out = out / counts.clamp(min=1).to(out.dtype).view(-1, *[1] * (out.dim() - 1))
+        return out
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, op={self.op!r}"

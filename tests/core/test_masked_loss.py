@@ -1,0 +1,42 @@
+"""``masked_loss``: without missing labels it is the plain loss; NaN labels are masked out."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from wlkit.model.lightning import masked_loss
+
+LOSSES = {"mse": F.mse_loss, "l1": F.l1_loss, "bce": F.binary_cross_entropy_with_logits}
+
+
+@pytest.mark.parametrize("kind", sorted(LOSSES))
+def test_no_missing_labels_is_the_plain_loss(kind):
+    torch.manual_seed(0)
+    pred = torch.randn(8, 3, requires_grad=True)
+    target = torch.rand(8, 3)
+    loss = masked_loss(kind, pred, target)
+    torch.testing.assert_close(loss, LOSSES[kind](pred, target), rtol=0, atol=0)
+    (grad,) = torch.autograd.grad(loss, pred)
+    (ref,) = torch.autograd.grad(LOSSES[kind](pred, target), pred)
+    torch.testing.assert_close(grad, ref, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("kind", sorted(LOSSES))
+def test_missing_labels_are_masked(kind):
+    torch.manual_seed(1)
+    pred = torch.randn(6, 2, requires_grad=True)
+    target = torch.rand(6, 2)
+    target[1, 0] = target[4, 1] = float("nan")
+    known = ~torch.isnan(target)
+    loss = masked_loss(kind, pred, target)
+    torch.testing.assert_close(loss, LOSSES[kind](pred[known], target[known]))
+    (grad,) = torch.autograd.grad(loss, pred)
+    assert grad[1, 0] == 0 and grad[4, 1] == 0 and grad[0, 0] != 0
+
+
+def test_all_missing_gives_a_connected_zero():
+    pred = torch.randn(3, 1, requires_grad=True)
+    loss = masked_loss("mse", pred, torch.full((3,), float("nan")))
+    assert loss.item() == 0.0 and loss.requires_grad
