@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch import nn
 
-from tests.conftest import SHARED_DATA, TINY_PIPELINE
+from tests.conftest import ROOT, SHARED_DATA, TINY_PIPELINE
 from wlkit import ModelParts, PluginError, WlkitError, get_registry, node_offsets
 from wlkit import graphs as G
 from wlkit.graphs import SimpleGraph
@@ -650,3 +650,19 @@ def test_docstring_examples():
 
     result = doctest.testmod(pathnn, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_sr25_model_separates_in_float64_only(sr25_pairs):
+    """PathNN-AP (K=4, distances, untrained) on one SR25 pair: the outputs differ by ~4e-6
+    of their scale, under float32's rounding floor; ``separate --float64`` sees it."""
+    from wlkit.pipeline import load_pipeline
+    from wlkit.separate import SeparateSettings, Separator
+
+    pipeline = load_pipeline(ROOT / "pipelines" / "sr25_pathnn_ap.yaml").data
+    first, second = sr25_pairs[0]
+    decisions = {}
+    for dtype in ("float32", "float64"):
+        settings = SeparateSettings(relabelings=4, output_dim=2, batch_size=4, dtype=dtype)
+        decisions[dtype] = Separator(pipeline, 0, settings).decide(first, second, 0)
+    assert decisions["float64"]["reliable"] and decisions["float64"]["separated"]
+    assert decisions["float32"]["reliable"] and not decisions["float32"]["separated"]
