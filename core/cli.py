@@ -119,6 +119,8 @@ def _parser() -> argparse.ArgumentParser:
                           "(the reliability control then guards against rounding noise)")
     separate.add_argument("--seed", type=int, default=0,
                           help="seed of the weights and relabelings")
+    separate.add_argument("--pairs", default=None, metavar="ID,...",
+                          help="only these pairs, by id (e.g. the ones a run missed)")
     separate.add_argument("--limit", type=int, default=None, metavar="N",
                           help="only the first N pairs")
     separate.add_argument("--set", dest="overrides", action="append", default=[],
@@ -264,12 +266,18 @@ def _cmd_separate(args: argparse.Namespace) -> int:
             raise WlkitError(f"{flag} must be >= {low}, got {value}")
     if args.tol is not None and not args.tol > 0:
         raise WlkitError(f"--tol must be > 0, got {args.tol}\n    hint: e.g. --tol 1e-7")
+    pair_ids = None
+    if args.pairs is not None:
+        pair_ids = tuple(p.strip() for p in args.pairs.split(",") if p.strip())
+        if not pair_ids:
+            raise WlkitError("--pairs needs at least one pair id\n    hint: e.g. "
+                             "--pairs exp_500,exp_503 (ids as in separation.json)")
     pipeline = load_pipeline(args.pipeline, args.overrides)
     settings = SeparateSettings(relabelings=args.relabelings, output_dim=args.output_dim,
                                 threshold=args.threshold, seed=args.seed, tol=args.tol,
                                 dtype="float64" if args.float64 else "float32",
                                 batch_size=args.batch_size, trained=args.trained,
-                                limit=args.limit)
+                                limit=args.limit, pair_ids=pair_ids)
     run_separate(pipeline, args.suite, root=args.root, out=args.out, settings=settings,
                  progress=not args.quiet)
     return 0

@@ -134,6 +134,9 @@ class SeparateSettings:
         all-paths at K=5).
     limit : int or None
         Only the first ``limit`` pairs (quick checks).
+    pair_ids : tuple of str or None
+        Only these pairs (by id, e.g. to re-test the pairs a run missed with other
+        settings); each keeps its index in the suite, which seeds ``--trained``.
     """
 
     relabelings: int = 32
@@ -152,6 +155,7 @@ class SeparateSettings:
     train_batch_pairs: int = 16
     batch_size: int = 96
     limit: int | None = None
+    pair_ids: tuple[str, ...] | None = None
 
     def resolved_threshold(self) -> float:
         if self.threshold is not None:
@@ -567,9 +571,18 @@ def run_separate(pipeline: Any, suite_name: str, root: str | None = None,
     started = time.perf_counter()
     suite = load_suite(suite_name, root, registry)
     separator = Separator(cfg, suite.label_width, settings, registry)
-    pairs = suite.pairs()
+    indexed = list(enumerate(suite.pairs()))
+    if settings.pair_ids is not None:
+        known = {p.id for _, p in indexed}
+        unknown = [i for i in settings.pair_ids if i not in known]
+        if unknown:
+            raise DatasetError(f"suite {suite.suite!r} has no pair {unknown[0]!r}\n    hint: "
+                               f"{choices_hint(unknown[0], sorted(known))}")
+        wanted = set(settings.pair_ids)
+        indexed = [(i, p) for i, p in indexed if p.id in wanted]
     if settings.limit is not None:
-        pairs = pairs[:settings.limit]
+        indexed = indexed[:settings.limit]
+    pairs = [p for _, p in indexed]
     if not pairs:
         raise DatasetError(f"suite {suite.suite!r} has no pairs")
     run_dir = _output_dir(cfg, suite.suite, out)
@@ -581,7 +594,7 @@ def run_separate(pipeline: Any, suite_name: str, root: str | None = None,
         f"{settings.output_dim}, T² threshold {separator.threshold:.2f}"
         + (", trained per pair" if settings.trained else ", untrained")
         + (f", {settings.dtype}" if settings.dtype != "float32" else ""))
-    if settings.limit is None:
+    if settings.limit is None and settings.pair_ids is None:
         labels = suite.oracle_labels(
             oracles, on_compute=lambda o: say(f"  computing the {o} oracle (cached afterwards)"))
     else:  # a subset: compute on it alone, without caching
@@ -591,10 +604,10 @@ def run_separate(pipeline: Any, suite_name: str, root: str | None = None,
     rows = []
     bar = tqdm(pairs, desc=f"  separate {suite.suite}", unit="pair", disable=not progress,
                leave=False, mininterval=0.5, dynamic_ncols=True)
-    for index, pair in enumerate(bar):
+    for row, (index, pair) in enumerate(zip((i for i, _ in indexed), bar)):
         decision = separator.decide(pair.first, pair.second, index)
         rows.append({"id": pair.id, "category": pair.category, **decision,
-                     "oracles": {o: bool(labels[o][index]) for o in oracles}})
+                     "oracles": {o: bool(labels[o][row]) for o in oracles}})
     bar.close()
     bound = separator.bound()
     violations = ([r["id"] for r in rows if r["separated"] and not r["oracles"].get(bound, True)]

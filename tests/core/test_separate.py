@@ -441,6 +441,18 @@ def test_cli_errors(tmp_path, write_pipeline, capsys, monkeypatch):
     assert "drop --root" in capsys.readouterr().err
     assert run_cli(path, "--suite", "classic", "--relabelings", 8) == 2
     assert "must exceed the output dimension" in capsys.readouterr().err
+    assert run_cli(path, "--suite", "classic", "--pairs", "cfi_k5", "--out", tmp_path / "c") == 2
+    assert "no pair 'cfi_k5'" in capsys.readouterr().err
+
+
+def test_cli_pairs_selects_pairs_by_id(tmp_path, write_pipeline):
+    path = write_pipeline(SMALL + "encodings: [{name: rwse, steps: 6}]\n")
+    assert run_cli(path, "--suite", "classic", "--out", tmp_path / "p", "--relabelings", 12,
+                   "--output-dim", 4, "--pairs", "cfi_k4, c6_vs_2c3", "--quiet") == 0
+    result = json.loads((tmp_path / "p" / "separation.json").read_text())
+    assert [r["id"] for r in result["pairs"]] == ["c6_vs_2c3", "cfi_k4"]  # suite order
+    assert [r["separated"] for r in result["pairs"]] == [True, False]
+    assert [r["oracles"]["2-FWL"] for r in result["pairs"]] == [True, False]
 
 
 def test_docstring_examples():
