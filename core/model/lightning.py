@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from wlkit.components import DatasetInfo
+from wlkit.components import Aggregator, DatasetInfo
 from wlkit.errors import WlkitError
 from wlkit.io import atomic_torch_save
 from wlkit.model.graph_model import GraphModel
@@ -45,7 +45,11 @@ DEFAULT_LOSS = {"multiclass": "cross_entropy", "binary": "bce", "regression": "m
 
 class GraphPredictionModule(L.LightningModule):
     """Train a :class:`GraphModel` and score each validation/test epoch with the dataset's
-    evaluator (``evaluate(y_true, y_pred) -> float``) over the whole split."""
+    evaluator (``evaluate(y_true, y_pred) -> float``) over the whole split.
+
+    Logged: ``train_loss`` (and ``train_aux_loss`` when a component has an auxiliary loss),
+    the epoch's mean over its training graphs, once per epoch; ``valid_metric`` and
+    ``test_metric`` per evaluation."""
 
     def __init__(self, model: GraphModel, info: DatasetInfo,
                  evaluate: Callable[[Tensor, Tensor], float], train_cfg: dict[str, Any]):
@@ -57,6 +61,12 @@ class GraphPredictionModule(L.LightningModule):
         self.loss_kind = (DEFAULT_LOSS[info.task] if train_cfg["loss"] == "auto"
                           else train_cfg["loss"])
         self._outputs: dict[str, list[tuple[Tensor, Tensor]]] = {"valid": [], "test": []}
+        # The epoch's training losses, summed (weighted by batch size) on the device: logged
+        # once per epoch (see training_step), not through ``self.log`` every step.
+        self._epoch_sums: dict[str, Tensor] = {}
+        self._epoch_counts: dict[str, int] = {}
+        self._epoch_logged = False
+        self._aux_sources: list[Any] | None = None  # see _auxiliary_loss
 
     def forward(self, graph: Any, policy_batch: Any = None) -> Tensor:
         return self.model(graph, policy_batch)
@@ -64,15 +74,73 @@ class GraphPredictionModule(L.LightningModule):
     def training_step(self, batch: tuple[Any, Tensor, Any], batch_idx: int) -> Tensor:
         graph, target, policy_batch = batch
         loss = masked_loss(self.loss_kind, self(graph, policy_batch), target)
-        aux = self.model.auxiliary_loss()
+        aux = self._auxiliary_loss()
         if aux is not None:
-            self.log("train_aux_loss", aux, batch_size=graph.batch_size)
+            self._accumulate("train_aux_loss", aux, graph.batch_size)
             loss = loss + aux
         if not bool(torch.isfinite(loss)):
             raise NonFiniteLoss(f"the training loss became {float(loss)} at epoch "
                                 f"{self.current_epoch}, step {self.global_step}")
-        self.log("train_loss", loss, prog_bar=True, batch_size=graph.batch_size)
+        self._accumulate("train_loss", loss, graph.batch_size)
+        trainer = self._trainer
+        if trainer is not None and (trainer.is_last_batch
+                                    or batch_idx + 1 >= trainer.num_training_batches):
+            self._log_epoch_losses()  # here, so callbacks see it in on_train_epoch_end
         return loss
+
+    # Training losses are logged once per epoch: ``train_loss`` (and ``train_aux_loss``) is the
+    # epoch's mean over its training graphs. ``self.log`` in every step cost ~0.65 ms a step
+    # in Lightning's result collection (benchmarks/README.md, section 1); the metrics.csv rows
+    # it produced were single-step samples every ``log_every_n_steps`` steps.
+
+    def _accumulate(self, name: str, value: Tensor, batch_size: int) -> None:
+        weighted = value.detach() * batch_size  # no host sync: stays a tensor on the device
+        total = self._epoch_sums.get(name)
+        self._epoch_sums[name] = weighted if total is None else total + weighted
+        self._epoch_counts[name] = self._epoch_counts.get(name, 0) + batch_size
+
+    def _log_epoch_losses(self) -> None:
+        if self._epoch_logged or not self._epoch_counts:
+            return
+        distributed = self._trainer is not None and self._trainer.world_size > 1
+        for name, total in self._epoch_sums.items():
+            self.log(name, total / self._epoch_counts[name], prog_bar=name == "train_loss",
+                     on_step=False, on_epoch=True, batch_size=1, sync_dist=distributed)
+        self._epoch_logged = True
+
+    def on_train_epoch_start(self) -> None:
+        self._epoch_sums, self._epoch_counts, self._epoch_logged = {}, {}, False
+
+    def on_train_epoch_end(self) -> None:
+        self._log_epoch_losses()  # if the epoch ended before a batch known to be its last
+
+    def on_fit_start(self) -> None:
+        self._aux_sources = None  # the modules may have changed between fits
+
+    def _auxiliary_loss(self) -> Tensor | None:
+        """``self.model.auxiliary_loss()``, without walking every submodule each step.
+
+        For a :class:`GraphModel` that keeps the base method, that method sums the
+        ``auxiliary_loss()`` of its aggregators in module order; only aggregators that override
+        the base's (which returns None) can contribute, so they are found once per fit and
+        summed in the same order (the same value, bit for bit).
+        """
+        model = self.model
+        if not isinstance(model, GraphModel) or (
+                type(model).auxiliary_loss is not GraphModel.auxiliary_loss):
+            return model.auxiliary_loss()
+        if self._aux_sources is None:
+            self._aux_sources = [
+                module for module in model.modules()
+                if module is not model and isinstance(module, Aggregator)
+                and type(module).auxiliary_loss is not Aggregator.auxiliary_loss
+                and callable(getattr(module, "auxiliary_loss", None))]
+        total = None
+        for module in self._aux_sources:
+            value = module.auxiliary_loss()
+            if value is not None:
+                total = value if total is None else total + value
+        return total
 
     def _collect(self, split: str, batch: tuple[Any, Tensor, Any]) -> None:
         graph, target, policy_batch = batch
