@@ -34,16 +34,6 @@ NATIVE = {"overhead": overhead, "roofline": roofline, "data_pipeline": data_pipe
           "scaling": scaling, "pyg_gin": pyg_gin, "optimizer": optimizer}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(monkeypatch):
-    import torch
-
-    threads = torch.get_num_threads()
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize("name", sorted(NATIVE))
 def test_each_benchmark_runs_tiny_and_writes_its_schema(name, tmp_path):
     if name == "pyg_gin" and not HAVE_PYG:

@@ -10,16 +10,6 @@ import pytest
 from benchmarks import common, roofline
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(monkeypatch):
-    import torch
-
-    threads = torch.get_num_threads()
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_profile_breakdown_is_written(tmp_path):
     out = tmp_path / "roofline.json"
     roofline.main(["--tiny", "--no-memory", "--profile", "--batch-size", "3", "--hidden", "8",
