@@ -19,7 +19,13 @@ import dgl
 import numpy as np
 import torch
 
-from wlkit.analyze import DEFAULT_BUDGET, analyze, estimate_work, format_table, labelled_graphs
+from wlkit.tools.analyze import (
+    DEFAULT_BUDGET,
+    analyze,
+    estimate_work,
+    format_table,
+    labelled_graphs,
+)
 
 
 def molecule_like(rng: np.random.Generator, count: int) -> list[dgl.DGLGraph]:

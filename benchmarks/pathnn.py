@@ -1,6 +1,6 @@
 """PathNN: path enumeration against networkx, and the training step time per batch.
 
-1. Enumeration. ``wlkit.plugins.pathnn.enumerate_paths`` (vectorised frontier expansion in
+1. Enumeration. ``wlkit.plugins.policies.pathnn.enumerate_paths`` (vectorised frontier expansion in
    numpy) against a straightforward networkx reference on the same graphs and K:
 
    * ``ap``: ``nx.all_simple_paths(G, s, targets, cutoff=K)`` from every node ``s`` (one call
@@ -94,7 +94,7 @@ def graph_sets(data: Path, quick: bool) -> tuple[dict[str, list], list[str]]:
 
 
 def ours(graphs: list, kind: str, K: int) -> int:
-    from wlkit.plugins.pathnn import enumerate_paths
+    from wlkit.plugins.policies.pathnn import enumerate_paths
 
     total = 0
     for n, edges in graphs:
@@ -109,7 +109,7 @@ def ours_prepare(graphs: list, kind: str, K: int) -> int:
     import dgl
     import numpy as np
 
-    from wlkit.plugins.pathnn import PathPolicy
+    from wlkit.plugins.policies.pathnn import PathPolicy
 
     policy = PathPolicy(paths=kind, K=K, max_paths=10**9)
     total = 0
@@ -185,7 +185,7 @@ def naive_paths_into_starts(model, h, steps, edge_h):
     """The authors' formulation: nn.LSTM over every path of the layer, far end first."""
     import torch
 
-    from wlkit.plugins.pathnn import trie_paths
+    from wlkit.plugins.policies.pathnn import trie_paths
 
     paths = trie_paths(steps)
     length = paths.shape[1] - 1

@@ -8,47 +8,141 @@ The public API that built-in and third-party plugins use::
 __version__ = "0.1.0"
 
 import os as _os
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+from wlkit.errors import DatasetError, PipelineError, PluginError, Problem, WlkitError
+from wlkit.hookspecs import hookimpl, hookspec
 
 # DGL prints a backend notice on first import unless the backend is chosen explicitly.
 _os.environ.setdefault("DGLBACKEND", "pytorch")
-# ogb (imported by DGL when installed) asks PyPI for a newer release in a non-daemon thread
-# on import: a network call on every start, and a multi-second wait at exit when offline.
-# wlkit never wants that nag, so the check is replaced by a no-op before ogb is imported.
+# ogb (imported by DGL) calls the package `outdated`, which asks PyPI for newer releases -
+# of ogb and of itself, on import - in non-daemon threads: a network call on every start and
+# a ~2 s wait at exit when offline (this was most of pytest's start-up cost with wlkit
+# installed). wlkit never wants that nag: `outdated`'s background check is made a no-op.
 _os.environ.setdefault("OUTDATED_IGNORE", "1")
-try:
-    import outdated as _outdated
 
-    _outdated.check_outdated = lambda package, version, *args, **kwargs: (False, version)
-except ImportError:  # ogb not installed: nothing to silence
-    pass
 
-from wlkit.components import (
-    Aggregator,
-    DatasetInfo,
-    GraphDataset,
-    LoadedDataset,
-    ModelParts,
-    PositionalEncoding,
-    Readout,
-    SubgraphPolicy,
-    node_offsets,
-)
-from wlkit.errors import DatasetError, PipelineError, PluginError, Problem, WlkitError
-from wlkit.hookspecs import hookimpl, hookspec
-from wlkit.io import atomic_write_bytes, atomic_write_json, atomic_write_text, cache_root
-from wlkit.manager import get_registry, registered_plugin
-from wlkit.model.graph_model import MessagePassing, edge_index
-from wlkit.params import REQUIRED, Param
-from wlkit.records import (
-    FAMILIES,
-    AggregatorRecord,
-    ComponentRecord,
-    DatasetRecord,
-    LayerRecord,
-    PositionalEncodingRecord,
-    ReadoutRecord,
-    SubgraphPolicyRecord,
-)
+def _silence_outdated() -> None:
+    import importlib.abc
+    import importlib.util
+    import sys
+    import threading
+
+    class _NoCheck(threading.Thread):
+        def start(self) -> None:  # the only threads `outdated` starts are its PyPI checks
+            pass
+
+    def _quiet(module) -> None:
+        module.Thread = _NoCheck  # warn_if_outdated's threads
+        # ogb.version imports check_outdated itself and runs it in a thread of its own
+        module.check_outdated = lambda package, version, *args, **kwargs: (False, version)
+
+    if "outdated" in sys.modules:  # imported before wlkit: its own check already started
+        _quiet(sys.modules["outdated"])
+        return
+
+    class _Finder(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if name != "outdated":
+                return None
+            sys.meta_path.remove(self)
+            spec = importlib.util.find_spec(name)
+            if spec is None or spec.loader is None:
+                return spec
+            real_exec = spec.loader.exec_module
+
+            def exec_module(module):
+                original, threading.Thread = threading.Thread, _NoCheck
+                try:  # `outdated` binds Thread at import time: it keeps _NoCheck
+                    real_exec(module)
+                finally:
+                    threading.Thread = original
+                _quiet(module)
+
+            spec.loader.exec_module = exec_module
+            return spec
+
+    sys.meta_path.insert(0, _Finder())
+
+
+_silence_outdated()
+
+# The kernel's light modules load with the package; the names whose modules import torch
+# and DGL load on first use (PEP 562), so that ``import wlkit`` - and with it the pytest
+# plugin ``wlkit.testing.fixtures`` that pytest imports in every run - stays cheap.
+
+_LAZY: dict[str, str] = {
+    "Aggregator": "wlkit.components",
+    "DatasetInfo": "wlkit.components",
+    "GraphDataset": "wlkit.components",
+    "LoadedDataset": "wlkit.components",
+    "ModelParts": "wlkit.components",
+    "PositionalEncoding": "wlkit.components",
+    "Readout": "wlkit.components",
+    "SubgraphPolicy": "wlkit.components",
+    "node_offsets": "wlkit.components",
+    "atomic_write_bytes": "wlkit.io",
+    "atomic_write_json": "wlkit.io",
+    "atomic_write_text": "wlkit.io",
+    "cache_root": "wlkit.io",
+    "get_registry": "wlkit.manager",
+    "registered_plugin": "wlkit.manager",
+    "MessagePassing": "wlkit.model.graph_model",
+    "edge_index": "wlkit.model.graph_model",
+    "REQUIRED": "wlkit.params",
+    "Param": "wlkit.params",
+    "FAMILIES": "wlkit.records",
+    "AggregatorRecord": "wlkit.records",
+    "ComponentRecord": "wlkit.records",
+    "DatasetRecord": "wlkit.records",
+    "LayerRecord": "wlkit.records",
+    "PositionalEncodingRecord": "wlkit.records",
+    "ReadoutRecord": "wlkit.records",
+    "SubgraphPolicyRecord": "wlkit.records",
+}
+
+if _TYPE_CHECKING:
+    from wlkit.components import (
+        Aggregator,
+        DatasetInfo,
+        GraphDataset,
+        LoadedDataset,
+        ModelParts,
+        PositionalEncoding,
+        Readout,
+        SubgraphPolicy,
+        node_offsets,
+    )
+    from wlkit.io import atomic_write_bytes, atomic_write_json, atomic_write_text, cache_root
+    from wlkit.manager import get_registry, registered_plugin
+    from wlkit.model.graph_model import MessagePassing, edge_index
+    from wlkit.params import REQUIRED, Param
+    from wlkit.records import (
+        FAMILIES,
+        AggregatorRecord,
+        ComponentRecord,
+        DatasetRecord,
+        LayerRecord,
+        PositionalEncodingRecord,
+        ReadoutRecord,
+        SubgraphPolicyRecord,
+    )
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'wlkit' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "FAMILIES",

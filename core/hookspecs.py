@@ -14,6 +14,7 @@ and is registered through the entry-point group ``wlkit`` in its package metadat
 
 from __future__ import annotations
 
+import argparse
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -97,6 +98,29 @@ def wlkit_datasets() -> list[DatasetRecord]:
 
     ``record.factory(**params)`` returns a :class:`wlkit.GraphDataset`. Its ``info()`` must not
     load or download data.
+    """
+
+
+# --- the command line -----------------------------------------------------------------
+
+
+@hookspec
+def wlkit_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Add subcommands to ``wlkit`` (as datasette's ``register_commands``).
+
+    ``subparsers`` is the ``argparse`` sub-parser action of the ``wlkit`` parser. Add one
+    parser per command and set its handler, a callable taking the parsed
+    ``argparse.Namespace`` and returning the exit code::
+
+        @hookimpl
+        def wlkit_commands(subparsers):
+            parser = subparsers.add_parser("hello", help="say hello")
+            parser.add_argument("--name", default="world")
+            parser.set_defaults(handler=lambda args: print(f"hello {args.name}") or 0)
+
+    Raise :class:`wlkit.WlkitError` in the handler for bad input (exit 2, one message).
+    The built-in subcommands (``wlkit.cli.builtin``) are added first; a plugin whose
+    command name is taken, or whose hook fails, is skipped with a warning naming it.
     """
 
 

@@ -37,13 +37,14 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "wlkit.plugins.readouts",
     "wlkit.plugins.layers",
     "wlkit.plugins.encodings",
-    "wlkit.plugins.pathnn",
+    "wlkit.plugins.policies.pathnn",
     "wlkit.plugins.policies",
     "wlkit.datasets.synthetic",
     "wlkit.datasets.sets",
     "wlkit.datasets.ogb",
     "wlkit.datasets.smiles",
     "wlkit.datasets.wl_suites",
+    "wlkit.cli.builtin",
 )
 """Modules registered before any third-party plugin, through the same manager."""
 
@@ -170,6 +171,37 @@ class PluginHost:
         if self._registry is None:
             self._registry = Registry(self)
         return self._registry
+
+    # -- commands --------------------------------------------------------------------
+
+    def add_commands(self, subparsers: Any) -> None:
+        """Let every plugin add its subcommands (``wlkit_commands``), built-ins first.
+
+        Each plugin's hook runs on its own: one that fails, or takes a command name already
+        taken, is skipped with a warning naming it and its distribution.
+        """
+        strict = _flag("WLKIT_STRICT_PLUGINS")
+        # get_hookimpls() lists implementations in registration order: built-ins first
+        for impl in self.pm.hook.wlkit_commands.get_hookimpls():
+            dist, version = self.plugin_source(impl.plugin)
+            before = set(subparsers.choices)
+            try:
+                impl.function(subparsers=subparsers)
+                for name in set(subparsers.choices) - before:
+                    if "handler" not in subparsers.choices[name]._defaults:
+                        raise TypeError(f"command {name!r} sets no handler "
+                                        "(parser.set_defaults(handler=...))")
+            except Exception as exc:
+                for name in set(subparsers.choices) - before:  # undo a half-added command
+                    subparsers.choices.pop(name, None)
+                    subparsers._choices_actions[:] = [
+                        a for a in subparsers._choices_actions if a.dest != name]
+                if strict:
+                    raise
+                self._warn(f"wlkit plugin {impl.plugin_name!r} from distribution {dist} "
+                           f"{version}: hook wlkit_commands failed and its commands were "
+                           f"skipped: {type(exc).__name__}: {exc}\n    hint: a command name "
+                           "must not be taken by wlkit or another plugin")
 
     def plugin_source(self, plugin: Any) -> tuple[str, str]:
         name = self.pm.get_name(plugin)

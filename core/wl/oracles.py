@@ -135,7 +135,7 @@ def register_oracle(
     The framework does the rest: it calls ``refine`` on the graphs of one call, turns each
     graph's node colours into a graph colour (the multiset of its node colours), builds the
     :class:`WLResult`, batches :func:`separated_pairs` by ``cost`` and lets
-    ``wlkit analyze`` budget it (:func:`wlkit.analyze.estimate_work`).
+    ``wlkit analyze`` budget it (:func:`wlkit.tools.analyze.estimate_work`).
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Tests for ``wlkit.analyze`` and ``wlkit analyze``: colour classes and accuracy ceilings."""
+"""Tests for ``wlkit.tools.analyze`` and ``wlkit analyze``: colour classes and accuracy ceilings."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import torch
 from tests.conftest import ROOT, SHARED_DATA, TINY_PIPELINE
 from wlkit import WlkitError
 from wlkit import graphs as G
-from wlkit.analyze import analysis_pipeline, analyze, analyze_pipeline, labelled_graphs
 from wlkit.cli import main
+from wlkit.tools.analyze import analysis_pipeline, analyze, analyze_pipeline, labelled_graphs
 
 C6 = G.cycle(6)
 TWO_C3 = G.disjoint_union(G.cycle(3), G.cycle(3))

@@ -18,9 +18,9 @@ from wlkit import (
     hookimpl,
     registered_plugin,
 )
-from wlkit.check import claims_at_most_1wl, claims_beyond_1wl, run_check
 from wlkit.cli import main
 from wlkit.plugins.aggregators import RecurrentAggregator as EdgeOrder  # a GRU in edge order
+from wlkit.tools.check import claims_at_most_1wl, claims_beyond_1wl, run_check
 
 
 class TriangleSum(Aggregator):

@@ -11,7 +11,7 @@ from wlkit import hookspecs
 from wlkit.cli import main
 from wlkit.manager import PluginHost
 from wlkit.records import FAMILIES
-from wlkit.reference import REGENERATE, docstring_markdown, reference_markdown
+from wlkit.tools.reference import REGENERATE, docstring_markdown, reference_markdown
 
 REFERENCE = ROOT / "docs" / "reference.md"
 

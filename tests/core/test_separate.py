@@ -27,7 +27,7 @@ from wlkit import graphs as G
 from wlkit.cli import main
 from wlkit.datasets.wl_suites import BRECSuite, ClassicSuite, CSLSuite, ExpSuite
 from wlkit.pipeline.loader import validate_pipeline
-from wlkit.separate import (
+from wlkit.tools.separate import (
     NODE_KEY,
     SeparateSettings,
     Separator,
@@ -458,7 +458,7 @@ def test_cli_pairs_selects_pairs_by_id(tmp_path, write_pipeline):
 def test_docstring_examples():
     import doctest
 
-    import wlkit.separate
+    import wlkit.tools.separate
 
-    result = doctest.testmod(wlkit.separate, optionflags=doctest.ELLIPSIS)
+    result = doctest.testmod(wlkit.tools.separate, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0

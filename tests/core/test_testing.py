@@ -290,10 +290,15 @@ def test_record_checks():
 def test_docstring_examples():
     import doctest
 
-    import wlkit.testing
+    import wlkit.testing.assertions
+    import wlkit.testing.probes
 
-    result = doctest.testmod(wlkit.testing, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0
+    attempted = 0
+    for module in (wlkit.testing.probes, wlkit.testing.assertions):
+        result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert result.failed == 0, module.__name__
+        attempted += result.attempted
+    assert attempted > 0
 
 
 # --- the pytest plugin --------------------------------------------------------------------
@@ -303,7 +308,7 @@ def test_setup_cfg_registers_the_pytest_plugin():
     config = configparser.ConfigParser()
     config.read(ROOT / "setup.cfg")
     entry_points = config["options.entry_points"]["pytest11"]
-    assert "wlkit = wlkit.testing" in entry_points
+    assert "wlkit = wlkit.testing.fixtures" in entry_points
 
 
 PLUGIN_SUITE = '''
@@ -368,7 +373,7 @@ def test_devices(wlkit_device):
 def _pytest11_installed(cwd: Path, env: dict[str, str]) -> bool:
     """Whether a Python started in ``cwd`` sees wlkit's pytest11 entry point (asked in a
     subprocess: this process may see other metadata, e.g. a build's wlkit.egg-info)."""
-    code = ("import importlib.metadata as m; print(any(ep.value == 'wlkit.testing' "
+    code = ("import importlib.metadata as m; print(any(ep.value == 'wlkit.testing.fixtures' "
             "for ep in m.entry_points(group='pytest11')))")
     proc = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=60)
@@ -390,7 +395,7 @@ def test_pytest_plugin_works_in_a_plugins_own_test_suite(tmp_path):
         shim.mkdir(parents=True)
         (shim / "METADATA").write_text("Metadata-Version: 2.1\nName: wlkit-pytest-shim\n"
                                        "Version: 0.0\n")
-        (shim / "entry_points.txt").write_text("[pytest11]\nwlkit = wlkit.testing\n")
+        (shim / "entry_points.txt").write_text("[pytest11]\nwlkit = wlkit.testing.fixtures\n")
         path.append(str(shim.parent))
     env["PYTHONPATH"] = os.pathsep.join(path + [env.get("PYTHONPATH", "")]).strip(os.pathsep)
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
@@ -400,3 +405,22 @@ def test_pytest_plugin_works_in_a_plugins_own_test_suite(tmp_path):
     assert proc.returncode == 0, report
     devices = 2 if "cuda" in __import__("wlkit.testing").testing.available_devices() else 1
     assert f"{5 + devices} passed" in proc.stdout, report
+
+
+def test_pytest_plugin_imports_neither_torch_nor_dgl():
+    """pytest imports the pytest11 entry point in every run of every project in the
+    environment: it must not pay for torch, DGL or `outdated`'s network check."""
+    code = ("import sys, threading, wlkit.testing.fixtures, wlkit; "
+            "heavy = [m for m in ('torch', 'dgl', 'lightning', 'ogb') if m in sys.modules]; "
+            "assert not heavy, heavy; assert threading.active_count() == 1")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_outdated_checks_never_start(tmp_path):
+    """ogb (imported by DGL) and `outdated` itself start PyPI checks in non-daemon threads;
+    after `import wlkit` none is left running (each made every start ~2 s slower here)."""
+    code = ("import threading, wlkit, dgl, outdated; "
+            "checks = [t for t in threading.enumerate() if t is not threading.main_thread()]; "
+            "assert not checks, checks; "
+            "assert outdated.check_outdated('ogb', '1.3.6') == (False, '1.3.6')")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120, cwd=tmp_path)

@@ -10,9 +10,9 @@ import pytest
 
 from wlkit import PluginError, WlkitError
 from wlkit import graphs as G
-from wlkit.analyze import _check_oracles, analyze, estimate_work
 from wlkit.datasets import wl_suites as S
 from wlkit.graphs import SimpleGraph
+from wlkit.tools.analyze import _check_oracles, analyze, estimate_work
 from wlkit.wl import (
     ORACLES,
     check_oracle,

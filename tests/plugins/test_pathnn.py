@@ -20,8 +20,8 @@ from wlkit.graphs import SimpleGraph
 from wlkit.model.build import build_model, instantiate_dataset
 from wlkit.model.graph_model import NodeInput, make_norm
 from wlkit.pipeline import load_pipeline
-from wlkit.plugins import pathnn
-from wlkit.plugins.pathnn import (
+from wlkit.plugins.policies import pathnn
+from wlkit.plugins.policies.pathnn import (
     PathBudgetError,
     PathPolicy,
     edge_pairs,
@@ -624,7 +624,7 @@ def sr25_pairs():
     root = SHARED_DATA / "wl" / "SR25"
     if not root.exists():
         pytest.skip(f"shared data not found: {root}")
-    from wlkit.separate import load_suite
+    from wlkit.tools.separate import load_suite
 
     suite = load_suite("sr25", str(root))
     return [(p.first, p.second) for p in suite.pairs()]
@@ -656,7 +656,7 @@ def test_sr25_model_separates_in_float64_only(sr25_pairs):
     """PathNN-AP (K=4, distances, untrained) on one SR25 pair: the outputs differ by ~4e-6
     of their scale, under float32's rounding floor; ``separate --float64`` sees it."""
     from wlkit.pipeline import load_pipeline
-    from wlkit.separate import SeparateSettings, Separator
+    from wlkit.tools.separate import SeparateSettings, Separator
 
     pipeline = load_pipeline(ROOT / "pipelines" / "sr25_pathnn_ap.yaml").data
     first, second = sr25_pairs[0]

@@ -136,7 +136,7 @@ def test_wlkit_separate_sees_one_fixed_draw_and_its_control_holds(mode):
     # stays far below the threshold), so a 1-WL-equivalent pair is compared under one noise
     # draw and is separated; the same graph on both sides of a pair is not.
     from wlkit.pipeline.loader import validate_pipeline
-    from wlkit.separate import SeparateSettings, Separator
+    from wlkit.tools.separate import SeparateSettings, Separator
 
     cfg = validate_pipeline({"name": "rni-sep", "dataset": "wl_pairs",
                              "policy": {"name": "rni", "eval": mode, "k": 2},

@@ -38,7 +38,7 @@ Example
 -------
 >>> import numpy as np
 >>> from wlkit import graphs
->>> from wlkit.analyze import analyze
+>>> from wlkit.tools.analyze import analyze
 >>> data = [graphs.cycle(6), graphs.disjoint_union(graphs.cycle(3), graphs.cycle(3))]
 >>> splits = {"train": np.array([0, 1]), "test": np.array([0, 1])}
 >>> report = analyze(data, np.array([0, 1]), splits, "multiclass", ["1-WL", "node_marked"])

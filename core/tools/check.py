@@ -303,7 +303,7 @@ def separation_check(entry: Registered, probe: Any, registry: Registry,
     """Embed the classic pairs with a tiny model using the component; compare with the
     bound its record declares."""
     from wlkit.graphs import classic_pairs
-    from wlkit.separate import SeparateSettings, Separator
+    from wlkit.tools.separate import SeparateSettings, Separator
     from wlkit.wl import distinguishes
 
     record = entry.record

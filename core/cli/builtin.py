@@ -1,0 +1,17 @@
+"""The built-in subcommands, registered through ``wlkit_commands`` like a plugin's."""
+
+from __future__ import annotations
+
+import argparse
+
+from wlkit.cli import analyze, check, leaderboard, plugins, run, separate, validate
+from wlkit.hookspecs import hookimpl
+
+COMMANDS = (run, validate, plugins, check, analyze, separate, leaderboard)
+"""Subcommand modules, in the order ``wlkit --help`` lists them."""
+
+
+@hookimpl
+def wlkit_commands(subparsers: argparse._SubParsersAction) -> None:
+    for module in COMMANDS:
+        module.add_parser(subparsers)

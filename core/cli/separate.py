@@ -1,0 +1,80 @@
+"""``wlkit separate``: which WL-suite pairs a pipeline's model separates."""
+
+from __future__ import annotations
+
+import argparse
+
+from wlkit.cli.options import add_overrides, add_quiet
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("separate", help="which WL-suite pairs a pipeline's model "
+                                   "separates, next to the exact WL oracles (BREC-style T² "
+                                   "test)")
+    parser.add_argument("pipeline", help="pipeline YAML file (its dataset is ignored)")
+    parser.add_argument("--suite", required=True, metavar="NAME",
+                        help="classic, csl, cfi, sr, regular (generated); exp, cexp, sr25, "
+                        "brec (files; csl too with --root); or any registered suite")
+    parser.add_argument("--root", metavar="DIR", help="folder holding the suite's files")
+    parser.add_argument("--out", help="output folder (default: "
+                        "runs/<name>/separate_<suite>_<UTC time>/)")
+    parser.add_argument("--trained", action="store_true",
+                        help="BREC's short per-pair siamese training before the test")
+    parser.add_argument("--relabelings", type=int, default=32, metavar="R",
+                        help="random relabelings per graph (default 32)")
+    parser.add_argument("--threshold", type=float, default=None, metavar="T",
+                        help="T² threshold (default: from the F distribution, 72.34 at "
+                        "output dim 16 and R=32)")
+    parser.add_argument("--output-dim", type=int, default=16, metavar="Q",
+                        help="model outputs the test runs on (default 16)")
+    parser.add_argument("--float64", action="store_true",
+                        help="run the model and its inputs in float64 (for differences "
+                        "below float32's rounding floor; slower)")
+    parser.add_argument("--batch-size", type=int, default=96, metavar="B",
+                        help="relabelled graphs prepared and embedded at once (default 96; "
+                        "lower it for policies with large prepared tensors)")
+    parser.add_argument("--tol", type=float, default=None, metavar="TOL",
+                        help="relative rounding floor of the test (default 1e-5, ~100x "
+                        "float32's resolution; 1e-13 with --float64): differences below "
+                        "TOL x the output scale "
+                        "cannot separate; lower it to probe tiny but consistent differences "
+                        "(the reliability control then guards against rounding noise)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the weights and relabelings")
+    parser.add_argument("--pairs", default=None, metavar="ID,...",
+                        help="only these pairs, by id (e.g. the ones a run missed)")
+    parser.add_argument("--limit", type=int, default=None, metavar="N",
+                        help="only the first N pairs")
+    add_overrides(parser)
+    add_quiet(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from wlkit.errors import WlkitError
+    from wlkit.pipeline import load_pipeline
+    from wlkit.tools.separate import SeparateSettings, run_separate
+
+    for flag, value, low in (("--relabelings", args.relabelings, 2),
+                             ("--output-dim", args.output_dim, 1),
+                             ("--limit", args.limit, 1),
+                             ("--batch-size", args.batch_size, 1)):
+        if value is not None and value < low:
+            raise WlkitError(f"{flag} must be >= {low}, got {value}")
+    if args.tol is not None and not args.tol > 0:
+        raise WlkitError(f"--tol must be > 0, got {args.tol}\n    hint: e.g. --tol 1e-7")
+    pair_ids = None
+    if args.pairs is not None:
+        pair_ids = tuple(p.strip() for p in args.pairs.split(",") if p.strip())
+        if not pair_ids:
+            raise WlkitError("--pairs needs at least one pair id\n    hint: e.g. "
+                             "--pairs exp_500,exp_503 (ids as in separation.json)")
+    pipeline = load_pipeline(args.pipeline, args.overrides)
+    settings = SeparateSettings(relabelings=args.relabelings, output_dim=args.output_dim,
+                                threshold=args.threshold, seed=args.seed, tol=args.tol,
+                                dtype="float64" if args.float64 else "float32",
+                                batch_size=args.batch_size, trained=args.trained,
+                                limit=args.limit, pair_ids=pair_ids)
+    run_separate(pipeline, args.suite, root=args.root, out=args.out, settings=settings,
+                 progress=not args.quiet)
+    return 0

@@ -1,0 +1,60 @@
+"""``wlkit validate``: check a pipeline, build its model and print its summary."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from wlkit.cli.options import add_overrides
+
+if TYPE_CHECKING:
+    import torch
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("validate", help="check a pipeline and print its summary")
+    parser.add_argument("pipeline", help="pipeline YAML file")
+    add_overrides(parser)
+    parser.set_defaults(handler=run)
+
+
+def _runs_pipeline_layer(model: torch.nn.Module, layer: str) -> bool:
+    """Whether ``model`` contains the pipeline's layer (True when that cannot be told)."""
+    from wlkit.manager import get_registry
+
+    factory = get_registry().get("layer", layer).factory
+    if not isinstance(factory, type):
+        return True
+    return any(isinstance(module, factory) for module in model.modules())
+
+
+def run(args: argparse.Namespace) -> int:
+    from wlkit.model.build import build_model, count_parameters, instantiate_dataset
+    from wlkit.pipeline import load_pipeline
+
+    pipeline = load_pipeline(args.pipeline, args.overrides)
+    cfg = pipeline.data
+    dataset = instantiate_dataset(cfg["dataset"])
+    info = dataset.info()
+    model = build_model(cfg, dataset)
+    print(f"{args.pipeline}: valid")
+    print(f"name: {pipeline.name}")
+    print(f"dataset: {cfg['dataset']['name']} ({info.task}, {info.num_tasks} "
+          f"{'classes' if info.task == 'multiclass' else 'tasks'}, metric {info.metric})")
+    encodings = ", ".join(e["name"] for e in cfg["encodings"]) or "none"
+    print(f"encodings: {encodings}")
+    print(f"policy: {cfg['policy']['name'] if cfg['policy'] else 'none'}")
+    m = cfg["model"]
+    if _runs_pipeline_layer(model, m["layer"]["name"]):
+        print(f"model: {m['num_layers']} x {m['layer']['name']} (aggregator "
+              f"{m['aggregator']['name']}), hidden {m['hidden']}, readout "
+              f"{m['readout']['name']}")
+    else:  # e.g. pathnn, spen: the policy builds its own layers
+        print(f"model: {m['num_layers']} layers built by policy {cfg['policy']['name']} "
+              f"(model.layer and model.aggregator unused), hidden {m['hidden']}, readout "
+              f"{m['readout']['name']}")
+    print(f"seeds: {cfg['seeds']}")
+    print(f"num_params: {count_parameters(model)}")
+    print("--- resolved pipeline ---")
+    print(pipeline.dump(), end="")
+    return 0
