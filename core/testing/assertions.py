@@ -512,7 +512,7 @@ def assert_conforms(family: str, name: str, params: Mapping[str, Any] | None = N
     """Run every check of ``wlkit check`` on one registered component; raise
     ``AssertionError`` listing the failures (invariance counts only when the record
     claims it). ``separation`` also embeds the classic WL pairs (slower)."""
-    from wlkit.check import check_component
+    from wlkit.tools.check import check_component
     from wlkit.manager import get_registry
 
     registry = registry or get_registry()
