@@ -12,7 +12,7 @@ import dgl
 import torch
 from torch import Tensor, nn
 
-from wlkit import Aggregator, edge_index
+from wlkit import Aggregator, AggregatorRecord, Param, edge_index
 
 
 class SumAggregator(Aggregator):
@@ -40,6 +40,12 @@ class SumAggregator(Aggregator):
         return dgl.ops.copy_u_sum(graph, feats)
 
 
+SUM_RECORD = AggregatorRecord(
+    name="sum", factory=SumAggregator,
+    summary="Sum of neighbour messages (injective on multisets with a GIN update: "
+            "1-WL).", expressivity="1-WL")
+
+
 class MeanAggregator(Aggregator):
     """Mean of incoming messages; nodes without in-edges get zeros.
 
@@ -58,6 +64,12 @@ class MeanAggregator(Aggregator):
 
     def aggregate_neighbours(self, graph: dgl.DGLGraph, feats: Tensor) -> Tensor:
         return dgl.ops.copy_u_mean(graph, feats)
+
+
+MEAN_RECORD = AggregatorRecord(
+    name="mean", factory=MeanAggregator,
+    summary="Mean of neighbour messages (loses multiplicities).",
+    expressivity="<1-WL")
 
 
 def zero_empty(graph: dgl.DGLGraph, out: Tensor) -> Tensor:
@@ -88,6 +100,12 @@ class MaxAggregator(Aggregator):
         return zero_empty(graph, dgl.ops.copy_u_max(graph, feats))
 
 
+MAX_RECORD = AggregatorRecord(
+    name="max", factory=MaxAggregator,
+    summary="Element-wise max of neighbour messages (loses counts).",
+    expressivity="<1-WL")
+
+
 class MinAggregator(Aggregator):
     """Element-wise minimum of incoming messages; nodes without in-edges get zeros.
 
@@ -106,6 +124,12 @@ class MinAggregator(Aggregator):
 
     def aggregate_neighbours(self, graph: dgl.DGLGraph, feats: Tensor) -> Tensor:
         return zero_empty(graph, dgl.ops.copy_u_min(graph, feats))
+
+
+MIN_RECORD = AggregatorRecord(
+    name="min", factory=MinAggregator,
+    summary="Element-wise min of neighbour messages (loses counts).",
+    expressivity="<1-WL")
 
 
 class StdAggregator(Aggregator):
@@ -147,6 +171,15 @@ class StdAggregator(Aggregator):
         return torch.where((graph.in_degrees() > 0).unsqueeze(-1), std, torch.zeros_like(std))
 
 
+STD_RECORD = AggregatorRecord(
+    name="std", factory=StdAggregator,
+    summary="Element-wise standard deviation of neighbour messages (two-pass, "
+            "safe at zero variance).",
+    params=(Param("eps", float, 1e-5, "epsilon inside the square root",
+                  minimum=0.0),),
+    expressivity="<1-WL")
+
+
 class SoftmaxAggregator(Aggregator):
     r"""Softmax aggregation (Li et al., 2020, DeeperGCN), per channel.
 
@@ -184,6 +217,14 @@ class SoftmaxAggregator(Aggregator):
     def reduce(self, graph: dgl.DGLGraph, messages: Tensor) -> Tensor:
         weights = dgl.ops.edge_softmax(graph, messages * self.t)
         return dgl.ops.copy_e_sum(graph, weights * messages)
+
+
+SOFTMAX_RECORD = AggregatorRecord(
+    name="softmax", factory=SoftmaxAggregator,
+    summary="Per-channel softmax-weighted sum (DeeperGCN); t=0 mean, t->inf max.",
+    params=(Param("t", float, 1.0, "initial inverse temperature"),
+            Param("learn", bool, True, "train t")),
+    expressivity="<1-WL")
 
 
 class PowerMeanAggregator(Aggregator):
@@ -233,3 +274,20 @@ class PowerMeanAggregator(Aggregator):
         mean = dgl.ops.copy_e_mean(graph, powered)
         out = mean.clamp(min=1e-12).pow(1.0 / p)
         return torch.where(graph.in_degrees().unsqueeze(-1) > 0, out, torch.zeros_like(out))
+
+
+POWERMEAN_RECORD = AggregatorRecord(
+    name="powermean", factory=PowerMeanAggregator,
+    summary="Per-channel power mean (DeeperGCN) of messages clamped to [0, clamp].",
+    params=(Param("p", float, 1.0, "initial power (p=1 is the mean)"),
+            Param("learn", bool, True, "train p"),
+            Param("clamp", float, 100.0, "messages are clamped to [0, clamp]",
+                  minimum=1e-6)),
+    expressivity="<1-WL",
+    approximate="messages are clamped to [0, clamp] (a power mean needs "
+                "non-negative inputs), as in PyG's PowerMeanAggregation")
+
+
+RECORDS: tuple[AggregatorRecord, ...] = (SUM_RECORD, MEAN_RECORD, MAX_RECORD, MIN_RECORD,
+                                         STD_RECORD, SOFTMAX_RECORD, POWERMEAN_RECORD)
+"""This module's records, in registration order."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dgl
 from torch import Tensor, nn
 
+from wlkit import AggregatorRecord, Param
+
 from ._segments import SegmentAggregator
 
 
@@ -62,3 +64,19 @@ class DeepSetsAggregator(SegmentAggregator):
 
     def reduce_segments(self, values: Tensor, lengths: Tensor) -> Tensor:
         return self.rho(dgl.ops.segment_reduce(lengths, self.phi(values), "sum"))
+
+
+DEEPSETS_RECORD = AggregatorRecord(
+    name="deepsets", factory=DeepSetsAggregator,
+    summary="DeepSets: rho(sum_i phi(x_i)) with MLPs phi and rho.",
+    params=(
+        Param("hidden", int, None, "hidden width of phi and rho (default: model "
+              "width)", minimum=1, nullable=True),
+        Param("phi_layers", int, 2, "linear layers of phi (0 = identity)", minimum=0),
+        Param("rho_layers", int, 2, "linear layers of rho (0 = identity)", minimum=0),
+    ),
+    expressivity="1-WL")
+
+
+RECORDS: tuple[AggregatorRecord, ...] = (DEEPSETS_RECORD,)
+"""This module's records, in registration order."""

@@ -6,6 +6,8 @@ import dgl
 import torch
 from torch import Tensor, nn
 
+from wlkit import AggregatorRecord, Param
+
 from ._segments import SegmentAggregator
 from .basic import zero_empty
 
@@ -74,3 +76,20 @@ class GenPoolAggregator(SegmentAggregator):
         maximum = dgl.ops.segment_reduce(lengths, values, "max")
         mean = dgl.ops.segment_reduce(lengths, values, "mean")
         return self._mix(maximum, mean)
+
+
+GENPOOL_RECORD = AggregatorRecord(
+    name="genpool", factory=GenPoolAggregator,
+    summary="Generalised pooling: learned mixed or gated max/mean (Lee et al., 2016).",
+    params=(
+        Param("mode", str, "mixed", "mixed: learned proportion; gated: proportion "
+              "from a gate on the neighbourhood", choices=("mixed", "gated")),
+        Param("per_channel", bool, True, "one proportion per channel"),
+    ),
+    expressivity="<1-WL",
+    approximate="the gate of 'gated' has weights tied across elements (a set has no "
+                "window positions), i.e. it is a linear function of the mean")
+
+
+RECORDS: tuple[AggregatorRecord, ...] = (GENPOOL_RECORD,)
+"""This module's records, in registration order."""

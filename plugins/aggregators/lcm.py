@@ -15,6 +15,8 @@ import dgl
 import torch
 from torch import Tensor, nn
 
+from wlkit import AggregatorRecord, Param
+
 from ._segments import SegmentAggregator, in_edge_order, lexsort, segment_ids
 
 ORDERS: tuple[str, ...] = ("sorted", "input")
@@ -223,3 +225,23 @@ class LCMAggregator(SegmentAggregator):
     def extra_repr(self) -> str:
         return (f"dim={self.dim}, order={self.order!r}, assoc_weight={self.assoc_weight:g}, "
                 f"assoc_samples={self.assoc_samples}")
+
+
+LCM_RECORD = AggregatorRecord(
+    name="lcm", factory=LCMAggregator,
+    summary="Learnable commutative monoid: balanced binary tree of a commutative "
+            "GRU operator, depth ceil(log2 deg) (Ong & Velickovic, 2022).",
+    params=(
+        Param("order", str, "sorted", "leaf order: sorted (canonical, invariant) or "
+              "input (edge order, as in the paper)", choices=("sorted", "input")),
+        Param("assoc_weight", float, 0.0, "weight of the associativity regulariser "
+              "(0 = off)", minimum=0.0),
+        Param("assoc_samples", int, 256, "triples sampled per forward pass for the "
+              "regulariser", minimum=1),
+    ),
+    expressivity="1-WL",
+    approximate=LCM_APPROXIMATE)
+
+
+RECORDS: tuple[AggregatorRecord, ...] = (LCM_RECORD,)
+"""This module's records, in registration order."""

@@ -6,7 +6,7 @@ import dgl
 import torch
 from torch import Tensor, nn
 
-from wlkit import Aggregator
+from wlkit import Aggregator, AggregatorRecord, Param
 
 from .basic import MaxAggregator, MeanAggregator, MinAggregator, StdAggregator, SumAggregator
 
@@ -124,3 +124,25 @@ class PNAAggregator(Aggregator):
         return (f"dim={self.dim}, aggregators={list(self.aggregator_names)}, "
                 f"scalers={list(self.scaler_names)}, delta={delta}")
 
+
+PNA_RECORD = AggregatorRecord(
+    name="pna", factory=PNAAggregator,
+    summary="PNA: aggregators x degree scalers, concatenated, then a linear map.",
+    params=(
+        Param("aggregators", list, ["mean", "min", "max", "std"],
+              "any of mean, min, max, std, sum"),
+        Param("scalers", list, ["identity", "amplification", "attenuation"],
+              "any of identity, amplification, attenuation, linear, "
+              "inverse_linear"),
+        Param("delta", float, None, "mean log(in-degree + 1) of the training graphs; "
+              "null: running estimate over training batches", minimum=1e-6,
+              nullable=True),
+    ),
+    expressivity="1-WL",
+    approximate="without an explicit delta, PNA's degree statistic is a running "
+                "mean over the training batches (the paper computes it once from "
+                "the training set); no towers, one linear post-transform")
+
+
+RECORDS: tuple[AggregatorRecord, ...] = (PNA_RECORD,)
+"""This module's records, in registration order."""

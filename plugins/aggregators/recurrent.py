@@ -7,7 +7,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
-from wlkit import WlkitError
+from wlkit import AggregatorRecord, Param, WlkitError
 
 from ._segments import SegmentAggregator, lexsort, segment_ids
 
@@ -209,3 +209,32 @@ class RecurrentAggregator(SegmentAggregator):
     def extra_repr(self) -> str:
         key = f", order_key={self.order_key!r}" if self.order == "node_attr" else ""
         return f"dim={self.dim}, cell={self.cell!r}, order={self.order!r}{key}"
+
+
+RECURRENT_RECORD = AggregatorRecord(
+    name="recurrent", factory=RecurrentAggregator,
+    summary="GRU/LSTM over each neighbourhood in one (packed or padded) call; NOT "
+            "permutation invariant (depends on the neighbour order).",
+    params=(
+        Param("cell", str, "gru", "recurrent cell", choices=("gru", "lstm")),
+        Param("order", str, "edge_id", "neighbour order: edge_id, random (reshuffled "
+              "every training step, averaged over eval_orders at eval) or node_attr",
+              choices=("edge_id", "random", "node_attr")),
+        Param("order_key", str, None, "ndata key of the source-node attribute used by "
+              "order=node_attr", nullable=True),
+        Param("eval_orders", int, 4, "random orders averaged in eval mode "
+              "(order=random)", minimum=1),
+        Param("seed", int, 0, "seed of the evaluation orders (order=random)"),
+        Param("cpu_path", str, "auto", "on the CPU: one packed call, or one dense call "
+              "on right-padded neighbourhoods (oneDNN, several times faster); auto "
+              "pads when >= 1/4 of the padded batch is real data",
+              choices=("auto", "packed", "padded")),
+    ),
+    permutation_invariant=False,
+    expressivity="order-dependent",
+    approximate="order=random is invariant only in expectation; its eval orders are "
+                "fixed by a seed, so evaluation is deterministic")
+
+
+RECORDS: tuple[AggregatorRecord, ...] = (RECURRENT_RECORD,)
+"""This module's records, in registration order."""

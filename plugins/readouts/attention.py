@@ -8,7 +8,7 @@ import dgl
 from dgl.nn import GlobalAttentionPooling, Set2Set, SetTransformerDecoder, SetTransformerEncoder
 from torch import Tensor, nn
 
-from wlkit import Readout
+from wlkit import Param, Readout, ReadoutRecord
 
 
 class AttentionReadout(Readout):
@@ -43,6 +43,13 @@ class AttentionReadout(Readout):
             return self.attention(graph, feats)
 
 
+ATTENTION_RECORD = ReadoutRecord(
+    name="attention", factory=AttentionReadout,
+    summary="Gated attention pooling: sum_v softmax(gate(h_v)) f(h_v) (DGL).",
+    params=(Param("transform", bool, True, "linear map f of the features"),),
+    expressivity="<1-WL")
+
+
 class Set2SetReadout(Readout):
     """Set2Set (Vinyals et al., 2016) with DGL's ``Set2Set``; the output is ``2 * dim`` wide.
 
@@ -72,6 +79,14 @@ class Set2SetReadout(Readout):
     def pool(self, graph: dgl.DGLGraph, feats: Tensor) -> Tensor:
         with graph.local_scope():
             return self.set2set(graph, feats)
+
+
+SET2SET_RECORD = ReadoutRecord(
+    name="set2set", factory=Set2SetReadout,
+    summary="Set2Set (DGL); output width 2 * hidden.",
+    params=(Param("iterations", int, 3, "attention steps", minimum=1),
+            Param("lstm_layers", int, 1, "LSTM layers", minimum=1)),
+    expressivity="<1-WL")
 
 
 class SetTransformerReadout(Readout):
@@ -127,3 +142,21 @@ class SetTransformerReadout(Readout):
     def pool(self, graph: dgl.DGLGraph, feats: Tensor) -> Tensor:
         with graph.local_scope():
             return self.decoder(graph, self.encoder(graph, feats))
+
+
+SET_TRANSFORMER_RECORD = ReadoutRecord(
+    name="set_transformer", factory=SetTransformerReadout,
+    summary="SetTransformer encoder + PMA decoder (DGL); output width seeds * hidden.",
+    params=(
+        Param("heads", int, 4, "attention heads", minimum=1),
+        Param("layers", int, 2, "encoder blocks", minimum=1),
+        Param("seeds", int, 1, "PMA seed vectors", minimum=1),
+        Param("block", str, "sab", "encoder block", choices=("sab", "isab")),
+        Param("inducing", int, 16, "inducing points of ISAB blocks", minimum=1),
+        Param("dropout", float, 0.0, "dropout", minimum=0.0, maximum=0.99),
+    ),
+    expressivity="<1-WL")
+
+
+RECORDS: tuple[ReadoutRecord, ...] = (ATTENTION_RECORD, SET2SET_RECORD, SET_TRANSFORMER_RECORD)
+"""This module's records, in registration order."""

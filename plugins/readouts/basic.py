@@ -6,7 +6,7 @@ import dgl
 import torch
 from torch import Tensor
 
-from wlkit import Readout
+from wlkit import Readout, ReadoutRecord
 
 
 class SegmentReadout(Readout):
@@ -50,3 +50,33 @@ class SegmentReadout(Readout):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, op={self.op!r}"
+
+
+def _segment(op: str):
+    """The factory of readout ``op``: ``factory(dim)`` (the record has no parameters)."""
+    def factory(dim: int) -> SegmentReadout:
+        return SegmentReadout(dim, op=op)
+
+    factory.__name__ = f"{op}_readout"
+    return factory
+
+
+SUM_RECORD = ReadoutRecord(
+    name="sum", factory=_segment("sum"),
+    summary="Sum of node features per graph (injective on multisets).")
+
+MEAN_RECORD = ReadoutRecord(
+    name="mean", factory=_segment("mean"),
+    summary="Mean of node features per graph.", expressivity="<1-WL")
+
+MAX_RECORD = ReadoutRecord(
+    name="max", factory=_segment("max"),
+    summary="Element-wise max of node features per graph.", expressivity="<1-WL")
+
+MIN_RECORD = ReadoutRecord(
+    name="min", factory=_segment("min"),
+    summary="Element-wise min of node features per graph.", expressivity="<1-WL")
+
+
+RECORDS: tuple[ReadoutRecord, ...] = (SUM_RECORD, MEAN_RECORD, MAX_RECORD, MIN_RECORD)
+"""This module's records, in registration order."""

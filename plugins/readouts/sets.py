@@ -11,8 +11,9 @@ from __future__ import annotations
 import dgl
 from torch import Tensor
 
-from wlkit import Readout
+from wlkit import Param, Readout, ReadoutRecord
 from wlkit.plugins.aggregators import (
+    LCM_APPROXIMATE,
     DeepSetsAggregator,
     GenPoolAggregator,
     LCMAggregator,
@@ -54,11 +55,53 @@ def deepsets_readout(dim: int, **params) -> SetReadout:
     return SetReadout(dim, DeepSetsAggregator(dim, **params))
 
 
+DEEPSETS_RECORD = ReadoutRecord(
+    name="deepsets", factory=deepsets_readout,
+    summary="DeepSets over each graph's nodes: rho(sum phi(h_v)).",
+    params=(
+        Param("hidden", int, None, "hidden width of phi and rho (default: model "
+              "width)", minimum=1, nullable=True),
+        Param("phi_layers", int, 2, "linear layers of phi (0 = identity)", minimum=0),
+        Param("rho_layers", int, 2, "linear layers of rho (0 = identity)", minimum=0),
+    ))
+
+
 def lcm_readout(dim: int, **params) -> SetReadout:
     """LCM (balanced tree of a commutative GRU operator) over each graph's nodes."""
     return SetReadout(dim, LCMAggregator(dim, **params))
 
 
+LCM_RECORD = ReadoutRecord(
+    name="lcm", factory=lcm_readout,
+    summary="Learnable commutative monoid over each graph's nodes (balanced tree of "
+            "a commutative GRU operator).",
+    params=(
+        Param("order", str, "sorted", "leaf order: sorted (canonical, invariant) or "
+              "input (node order)", choices=("sorted", "input")),
+        Param("assoc_weight", float, 0.0, "weight of the associativity regulariser "
+              "(0 = off)", minimum=0.0),
+        Param("assoc_samples", int, 256, "triples sampled per forward pass",
+              minimum=1),
+    ),
+    approximate=LCM_APPROXIMATE)
+
+
 def genpool_readout(dim: int, **params) -> SetReadout:
     """Learned mixed or gated max/mean pooling of each graph's nodes."""
     return SetReadout(dim, GenPoolAggregator(dim, **params))
+
+
+GENPOOL_RECORD = ReadoutRecord(
+    name="genpool", factory=genpool_readout,
+    summary="Learned mixed or gated max/mean pooling of each graph's nodes.",
+    params=(
+        Param("mode", str, "mixed", "mixed or gated", choices=("mixed", "gated")),
+        Param("per_channel", bool, True, "one proportion per channel"),
+    ),
+    expressivity="<1-WL",
+    approximate="the gate of 'gated' has weights tied across elements (a linear "
+                "function of the mean)")
+
+
+RECORDS: tuple[ReadoutRecord, ...] = (DEEPSETS_RECORD, LCM_RECORD, GENPOOL_RECORD)
+"""This module's records, in registration order."""

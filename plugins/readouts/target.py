@@ -5,7 +5,7 @@ from __future__ import annotations
 import dgl
 from torch import Tensor
 
-from wlkit import Readout, WlkitError
+from wlkit import Param, Readout, ReadoutRecord, WlkitError
 
 
 class TargetReadout(Readout):
@@ -47,3 +47,14 @@ class TargetReadout(Readout):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, key={self.key!r}"
+
+
+TARGET_RECORD = ReadoutRecord(
+    name="target", factory=TargetReadout,
+    summary="State of the node(s) marked in ndata[key] (e.g. a star graph's centre).",
+    params=(Param("key", str, "target", "ndata field marking the target nodes"),),
+    expressivity="that of the marked node's state")
+
+
+RECORDS: tuple[ReadoutRecord, ...] = (TARGET_RECORD,)
+"""This module's records, in registration order."""
