@@ -61,6 +61,7 @@ import numpy as np
 
 from wlkit.errors import WlkitError
 from wlkit.graphs import SimpleGraph
+from wlkit.tools import tables
 from wlkit.wl import (
     ORACLE_SUMMARIES,
     check_oracle,
@@ -1017,13 +1018,8 @@ def format_table(report: dict[str, Any]) -> str:
         row(f"{split} graphs conflicting with train",
             lambda e, s=split: (f"{e['cross_split'][s]['conflicting_with_train']}"
                                 f"/{e['cross_split'][s]['graphs']}"))
-    names = [name for name, _ in columns]
-    width0 = max(len(r[0]) for r in rows)
-    widths = [max(len(n), *(len(r[1][i]) for r in rows)) for i, n in enumerate(names)]
-    lines = ["  ".join([" " * width0] + [n.rjust(w) for n, w in zip(names, widths)])]
-    for label, cells in rows:
-        lines.append("  ".join([label.ljust(width0)] + [c.rjust(w) for c, w in
-                                                        zip(cells, widths)]))
+    lines = tables.format_table(["", *(name for name, _ in columns)],
+                                [[label, *cells] for label, cells in rows])
     notes = []
     for name, entry in report["oracles"].items():
         if entry.get("status") == "refused":

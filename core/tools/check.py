@@ -43,6 +43,7 @@ from wlkit.errors import WlkitError
 from wlkit.manager import Registry, get_registry
 from wlkit.params import REQUIRED, check_params, choices_hint
 from wlkit.records import FAMILIES, Registered
+from wlkit.tools import tables
 
 CHECKS: tuple[str, ...] = ("record", "invariant", "batch", "determinism", "gradients",
                            "contract")
@@ -417,9 +418,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     datasets = [r for r in rows if r["family"] == "dataset"]
 
     def table(header: list[str], body: list[list[str]]) -> None:
-        widths = [max(len(x) for x in column) for column in zip(header, *body)]
-        for cells in [header, *body]:
-            lines.append("  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip())
+        lines.extend(tables.format_table(header, body, align="l" * len(header), strip=True))
 
     if components:
         header = ["family", "name", "source", *CHECKS, "separation", "result"]

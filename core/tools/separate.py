@@ -78,6 +78,7 @@ from wlkit.errors import DatasetError, PluginError, WlkitError
 from wlkit.io import atomic_write_bytes, atomic_write_json
 from wlkit.manager import Registry, get_registry
 from wlkit.params import check_params, choices_hint
+from wlkit.tools import tables
 
 __all__ = [
     "BREC_THRESHOLD",
@@ -670,17 +671,10 @@ def format_table(result: dict[str, Any]) -> str:
     total = result["overall"]
     lines.append(["total", str(total["pairs"]), str(total["separated"]), str(total["unreliable"]),
                   *[str(total["oracles"][o]) for o in oracles]])
-    widths = [max(len(row[i]) for row in [head, *lines]) for i in range(len(head))]
-
-    def fmt(row: list[str]) -> str:
-        return "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
-                         for i, (cell, w) in enumerate(zip(row, widths)))
-
-    rule = "  ".join("-" * w for w in widths)
-    text = [f"  {result['pipeline']} on {result['suite']}: pairs separated (model = reliable "
-            f"T² > {result['settings']['threshold']:.2f})", "  " + fmt(head), "  " + rule]
-    text += ["  " + fmt(row) for row in lines[:-1]] + ["  " + rule, "  " + fmt(lines[-1])]
-    return "\n".join(text)
+    title = (f"  {result['pipeline']} on {result['suite']}: pairs separated (model = reliable "
+             f"T² > {result['settings']['threshold']:.2f})")
+    return "\n".join([title, *tables.format_table(head, lines, indent="  ",
+                                                   rules=[0, len(lines) - 1])])
 
 
 def plot_separation(result: dict[str, Any], path: str | Path) -> None:
