@@ -51,6 +51,15 @@ class RandomWalkSE(PositionalEncoding):
         return out.float()
 
 
+RWSE_RECORD = PositionalEncodingRecord(
+    name="rwse", factory=RandomWalkSE,
+    summary="Random-walk return probabilities after 1..steps steps (RWSE).",
+    params=(Param("steps", int, 16, "number of random-walk steps (= width)",
+                  minimum=1, maximum=256),),
+    expressivity="incomparable to 1-WL (separates CSL)",
+)
+
+
 class LaplacianPE(PositionalEncoding):
     r"""Laplacian eigenvector positional encoding (Dwivedi et al., "Benchmarking GNNs", 2020).
 
@@ -139,6 +148,28 @@ class LaplacianPE(PositionalEncoding):
         return None
 
 
+LAPPE_RECORD = PositionalEncodingRecord(
+    name="lappe", factory=LaplacianPE,
+    summary="Normalised-Laplacian eigenvectors; random sign flips in training or "
+            "a SignNet encoder.",
+    params=(
+        Param("k", int, 8, "number of non-trivial eigenvectors (= width)",
+              minimum=1, maximum=256),
+        Param("sign", str, "flip", "sign handling: random per-graph flips in "
+              "training, SignNet phi(v)+phi(-v), or none",
+              choices=("flip", "signnet", "none")),
+        Param("pad", bool, False, "zero-pad graphs with n <= k nodes instead of "
+              "raising"),
+        Param("signnet_dim", int, 16, "width of SignNet's phi and output",
+              minimum=1),
+    ),
+    permutation_invariant=False,
+    expressivity="incomparable to 1-WL (separates CSL); sign and basis ambiguous",
+    approximate="SignNet's phi is one message-passing step + MLP per eigenvector "
+                "(the paper uses a GIN); sign flips are per graph, not per batch",
+)
+
+
 class RandomSignFlip(nn.Module):
     """In training, multiply each graph's eigenvector columns by independent random signs.
 
@@ -224,44 +255,22 @@ class DegreeEncoding(PositionalEncoding):
                                            self.max_degree + 1).float()
 
 
+DEGREE_RECORD = PositionalEncodingRecord(
+    name="degree", factory=DegreeEncoding,
+    summary="Node degree, one-hot (capped) or log(1 + degree).",
+    params=(
+        Param("max_degree", int, 10, "degrees above are clipped (onehot width - 1)",
+              minimum=1, maximum=1024),
+        Param("kind", str, "onehot", "one-hot or log(1 + degree)",
+              choices=("onehot", "log")),
+    ),
+)
+
+
+RECORDS: tuple[PositionalEncodingRecord, ...] = (RWSE_RECORD, LAPPE_RECORD, DEGREE_RECORD)
+"""This module's records, in registration order."""
+
+
 @hookimpl
 def wlkit_positional_encodings() -> list[PositionalEncodingRecord]:
-    return [
-        PositionalEncodingRecord(
-            name="rwse", factory=RandomWalkSE,
-            summary="Random-walk return probabilities after 1..steps steps (RWSE).",
-            params=(Param("steps", int, 16, "number of random-walk steps (= width)",
-                          minimum=1, maximum=256),),
-            expressivity="incomparable to 1-WL (separates CSL)",
-        ),
-        PositionalEncodingRecord(
-            name="lappe", factory=LaplacianPE,
-            summary="Normalised-Laplacian eigenvectors; random sign flips in training or "
-                    "a SignNet encoder.",
-            params=(
-                Param("k", int, 8, "number of non-trivial eigenvectors (= width)",
-                      minimum=1, maximum=256),
-                Param("sign", str, "flip", "sign handling: random per-graph flips in "
-                      "training, SignNet phi(v)+phi(-v), or none",
-                      choices=("flip", "signnet", "none")),
-                Param("pad", bool, False, "zero-pad graphs with n <= k nodes instead of "
-                      "raising"),
-                Param("signnet_dim", int, 16, "width of SignNet's phi and output",
-                      minimum=1),
-            ),
-            permutation_invariant=False,
-            expressivity="incomparable to 1-WL (separates CSL); sign and basis ambiguous",
-            approximate="SignNet's phi is one message-passing step + MLP per eigenvector "
-                        "(the paper uses a GIN); sign flips are per graph, not per batch",
-        ),
-        PositionalEncodingRecord(
-            name="degree", factory=DegreeEncoding,
-            summary="Node degree, one-hot (capped) or log(1 + degree).",
-            params=(
-                Param("max_degree", int, 10, "degrees above are clipped (onehot width - 1)",
-                      minimum=1, maximum=1024),
-                Param("kind", str, "onehot", "one-hot or log(1 + degree)",
-                      choices=("onehot", "log")),
-            ),
-        ),
-    ]
+    return list(RECORDS)

@@ -66,6 +66,17 @@ class GINLayer(nn.Module):
             return self.mlp((1 + self.eps) * h + neighbours)
 
 
+GIN_RECORD = LayerRecord(
+    name="gin", factory=GINLayer,
+    summary="GIN: h' = MLP((1+eps) h + AGG(neighbours)); 1-WL with sum.",
+    params=(
+        Param("eps", float, 0.0, "initial epsilon"),
+        Param("learn_eps", bool, False, "train epsilon"),
+        Param("mlp_layers", int, 2, "depth of the update MLP", minimum=1),
+    ),
+)
+
+
 class GCNLayer(nn.Module):
     r"""Graph convolution (Kipf & Welling, 2017) with a pluggable aggregator.
 
@@ -97,6 +108,14 @@ class GCNLayer(nn.Module):
             messages = hw[src] * out_norm[src] * in_norm[dst]
             out = self.aggregator(graph, messages) + hw * in_norm.square()
             return out + self.bias if self.bias is not None else out
+
+
+GCN_RECORD = LayerRecord(
+    name="gcn", factory=GCNLayer,
+    summary="GCN with symmetric normalisation and self-loops; AGG reduces messages.",
+    params=(Param("bias", bool, True, "add a learned bias"),),
+    expressivity="<1-WL",
+)
 
 
 class GINELayer(nn.Module):
@@ -143,32 +162,22 @@ class GINELayer(nn.Module):
             return self.mlp((1 + self.eps) * h + self.aggregator(graph, messages))
 
 
+GINE_RECORD = LayerRecord(
+    name="gine", factory=GINELayer, uses_edge_features=True,
+    summary="GIN with edge features, OGB's reference form (per-layer edge encoder).",
+    params=(
+        Param("eps", float, 0.0, "initial epsilon"),
+        Param("learn_eps", bool, True, "train epsilon (OGB: yes)"),
+        Param("mlp_factor", int, 2, "hidden width of the MLP as a multiple of dim",
+              minimum=1),
+    ),
+)
+
+
+RECORDS: tuple[LayerRecord, ...] = (GIN_RECORD, GINE_RECORD, GCN_RECORD)
+"""This module's records, in registration order."""
+
+
 @hookimpl
 def wlkit_layers() -> list[LayerRecord]:
-    return [
-        LayerRecord(
-            name="gin", factory=GINLayer,
-            summary="GIN: h' = MLP((1+eps) h + AGG(neighbours)); 1-WL with sum.",
-            params=(
-                Param("eps", float, 0.0, "initial epsilon"),
-                Param("learn_eps", bool, False, "train epsilon"),
-                Param("mlp_layers", int, 2, "depth of the update MLP", minimum=1),
-            ),
-        ),
-        LayerRecord(
-            name="gine", factory=GINELayer, uses_edge_features=True,
-            summary="GIN with edge features, OGB's reference form (per-layer edge encoder).",
-            params=(
-                Param("eps", float, 0.0, "initial epsilon"),
-                Param("learn_eps", bool, True, "train epsilon (OGB: yes)"),
-                Param("mlp_factor", int, 2, "hidden width of the MLP as a multiple of dim",
-                      minimum=1),
-            ),
-        ),
-        LayerRecord(
-            name="gcn", factory=GCNLayer,
-            summary="GCN with symmetric normalisation and self-loops; AGG reduces messages.",
-            params=(Param("bias", bool, True, "add a learned bias"),),
-            expressivity="<1-WL",
-        ),
-    ]
+    return list(RECORDS)

@@ -10,11 +10,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from wlkit import ModelParts, SubgraphPolicy, node_offsets
+from wlkit import ModelParts, Param, SubgraphPolicy, SubgraphPolicyRecord, node_offsets
 
 from ._bags import Bag, BagNetwork, hop_distances, sample_subgraphs, undirected_edges
 
 BAGS = ("ego", "node_deleted", "edge_deleted")
+_POOLS = ("mean", "sum", "max")  # the poolings of _bags.pool_segments
 
 EGO_APPROXIMATE = (
     "subgraphs are the induced subgraphs themselves (as in the paper and the DS-WL oracle); "
@@ -175,6 +176,29 @@ class EgoNetPolicy(SubgraphPolicy):
             self.sample_fraction)
 
 
+EGO_RECORD = SubgraphPolicyRecord(
+    name="ego", factory=EgoNetPolicy,
+    summary="ESAN bags (k-hop ego-nets, EGO+, node-/edge-deleted) with DS or DSS.",
+    params=(
+        Param("subgraphs", str, "ego", "the bag of subgraphs", choices=BAGS),
+        Param("hops", int, 1, "ego-net radius", minimum=1, maximum=16),
+        Param("root_mark", bool, False, "mark the ego-net root (EGO+)"),
+        Param("mode", str, "ds", "DS-GNN, or DSS-GNN with cross-subgraph layers",
+              choices=("ds", "dss")),
+        Param("sample_fraction", float, 1.0,
+              "fraction of each bag per training step (eval uses all)",
+              minimum=0.0, maximum=1.0),
+        Param("bag_pool", str, "mean", "pooling over the subgraphs of a graph",
+              choices=_POOLS),
+        Param("subgraph_mlp", bool, True,
+              "Linear + ELU per subgraph embedding before pooling (ds)"),
+    ),
+    expressivity=">1-WL; ds is bounded by DS-WL on its bag (oracles node_deleted, "
+                 "ego1/ego2, ego1+/ego2+), dss by DSS-WL",
+    approximate=EGO_APPROXIMATE,
+)
+
+
 def collate_bags(graphs: list[dgl.DGLGraph], prepared: list[dict[str, Tensor]]) -> Bag:
     """Concatenate per-graph bags (see :meth:`EgoNetPolicy.prepare`) with index shifts.
 
@@ -232,3 +256,7 @@ class SampledBagModel(nn.Module):
 def expected_subgraphs(count: int, fraction: float) -> int:
     """Subgraphs kept per graph in training: ``ceil(fraction * count)``, at least one."""
     return max(1, math.ceil(fraction * count)) if count else 0
+
+
+RECORDS: tuple[SubgraphPolicyRecord, ...] = (EGO_RECORD,)
+"""This module's records, in registration order."""

@@ -10,9 +10,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from wlkit import ModelParts, SubgraphPolicy, node_offsets
+from wlkit import ModelParts, Param, SubgraphPolicy, SubgraphPolicyRecord, node_offsets
 
 from ._bags import Bag, BagNetwork, hop_distances, sample_subgraphs, undirected_edges
+
+_POOLS = ("mean", "sum", "max")  # the poolings of _bags.pool_segments
 
 
 @dataclass
@@ -134,6 +136,24 @@ class NodeMarkingPolicy(SubgraphPolicy):
         return NodeMarkingModel(parts, self.marked, self.sample_fraction, self.tuple_pool)
 
 
+NODE_MARKING_RECORD = SubgraphPolicyRecord(
+    name="node_marking", factory=NodeMarkingPolicy,
+    summary="(1,l)-WL: l nodes marked with distinct ids, base MPNN, pooled over "
+            "ordered tuples.",
+    params=(
+        Param("marked", int, 1, "l, the number of marked nodes", choices=(1, 2)),
+        Param("radius", int, None, "only tuples within this distance (l = 2)",
+              minimum=1, nullable=True),
+        Param("sample_fraction", float, 1.0,
+              "fraction of each graph's tuples per training step (eval uses all)",
+              minimum=0.0, maximum=1.0),
+        Param("tuple_pool", str, "mean", "pooling over the copies of a graph",
+              choices=_POOLS),
+    ),
+    expressivity=">1-WL (l=1: node-marked DS-WL); l=2: not 2-FWL-bounded",
+)
+
+
 class NodeMarkingModel(nn.Module):
     """Model half of :class:`NodeMarkingPolicy`: copies, marks, base MPNN, two poolings."""
 
@@ -181,3 +201,7 @@ def expand_copies(graph: dgl.DGLGraph, tuples: Tensor, tuple_graph: Tensor,
                edge_index=edge_index, edge_src=src.long()[edge_index] + shift,
                edge_dst=dst.long()[edge_index] + shift, subgraph_graph=tuple_graph,
                num_graphs=num_graphs)
+
+
+RECORDS: tuple[SubgraphPolicyRecord, ...] = (NODE_MARKING_RECORD,)
+"""This module's records, in registration order."""

@@ -6,7 +6,14 @@ import dgl
 import torch
 from torch import Tensor, nn
 
-from wlkit import MessagePassing, ModelParts, SubgraphPolicy, WlkitError
+from wlkit import (
+    MessagePassing,
+    ModelParts,
+    Param,
+    SubgraphPolicy,
+    SubgraphPolicyRecord,
+    WlkitError,
+)
 
 DISTRIBUTIONS = ("normal", "uniform", "xavier_normal", "xavier_uniform")
 EVAL_MODES = ("resample", "fixed_seed", "average_k")
@@ -87,6 +94,25 @@ class RandomNodeInit(SubgraphPolicy):
 
     def build(self, parts: ModelParts) -> nn.Module:
         return RNIModel(parts, self.ratio, self.dist, self.eval_mode, self.k, self.seed)
+
+
+RNI_RECORD = SubgraphPolicyRecord(
+    name="rni", factory=RandomNodeInit,
+    summary="Random node initialisation: part of the width is fresh noise every "
+            "pass (invariant in expectation).",
+    params=(
+        Param("ratio", float, 0.5, "fraction of the hidden width that is random",
+              minimum=0.0, maximum=1.0),
+        Param("dist", str, "normal", "noise distribution", choices=DISTRIBUTIONS),
+        Param("eval", str, "resample", "noise at evaluation time",
+              choices=EVAL_MODES),
+        Param("k", int, 8, "draws averaged by eval: average_k", minimum=1),
+        Param("seed", int, 0, "seed of the fixed / keyed noise tables", minimum=0),
+    ),
+    permutation_invariant=True, stochastic=True,
+    expressivity="universal with high probability (invariant in expectation)",
+    approximate=RNI_APPROXIMATE,
+)
 
 
 class RNIModel(nn.Module):
@@ -196,3 +222,7 @@ def _block_seed(seed: int, draw: int, block: int) -> int:
 
 
 __all__ = ["DISTRIBUTIONS", "EVAL_MODES", "RNIModel", "RandomNodeInit", "local_index"]
+
+
+RECORDS: tuple[SubgraphPolicyRecord, ...] = (RNI_RECORD,)
+"""This module's records, in registration order."""

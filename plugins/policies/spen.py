@@ -735,3 +735,7 @@ SPEN_RECORD = SubgraphPolicyRecord(
     expressivity=">1-WL, <=2-FWL",
     approximate=SPEN_APPROXIMATE,
 )
+
+
+RECORDS: tuple[SubgraphPolicyRecord, ...] = (SPEN_RECORD,)
+"""This module's records, in registration order."""
