@@ -7,6 +7,7 @@ checker validates pipeline sections and every plugin's parameters, so all errors
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +45,12 @@ class Param:
         Inclusive bounds for numbers.
     nullable : bool
         Whether ``null`` is allowed.
+    exclusive_minimum : bool
+        Whether ``minimum`` itself is refused (``> minimum``, e.g. a fraction in (0, 1]).
+    finite : bool
+        For ``float`` parameters: refuse NaN and infinities (``.nan``, ``.inf`` in YAML).
+        Set it to False only where a non-finite value has a meaning, e.g. ``inf`` for
+        "no limit".
     """
 
     name: str
@@ -54,6 +61,8 @@ class Param:
     minimum: float | None = None
     maximum: float | None = None
     nullable: bool = False
+    exclusive_minimum: bool = False
+    finite: bool = True
 
     @property
     def required(self) -> bool:
@@ -69,6 +78,10 @@ class Param:
                 out[key] = list(self.choices) if key == "choices" else getattr(self, key)
         if self.nullable:
             out["nullable"] = True
+        if self.exclusive_minimum:
+            out["exclusive_minimum"] = True
+        if self.type is float and not self.finite:
+            out["finite"] = False
         return out
 
     def check(self, value: Any) -> tuple[Any, str | None]:
@@ -80,8 +93,16 @@ class Param:
         value, problem = _coerce(self.type, value)
         if problem:
             return None, f"must be {self._expected()}, got {_show(value)}"
+        # NaN passes every bound check (all comparisons are False), so test it first
+        if self.type is float and self.finite and not math.isfinite(value):
+            return None, f"must be a finite number, got {value}"
         if self.choices is not None and value not in self.choices:
-            return None, f"must be one of {', '.join(map(str, self.choices))}; got {_show(value)}"
+            guess = (did_you_mean(value, [str(c) for c in self.choices])
+                     if isinstance(value, str) else None)
+            return None, (f"must be one of {', '.join(map(str, self.choices))}; got "
+                          f"{_show(value)}" + (f"; did you mean '{guess}'?" if guess else ""))
+        if self.minimum is not None and self.exclusive_minimum and value <= self.minimum:
+            return None, f"must be > {self.minimum}, got {value}"
         if self.minimum is not None and value < self.minimum:
             return None, f"must be >= {self.minimum}, got {value}"
         if self.maximum is not None and value > self.maximum:
@@ -111,9 +132,31 @@ def _show(value: Any) -> str:
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
-    """Closest choice to a misspelt ``word``, or None."""
-    match = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.5)
-    return match[0] if match else None
+    """Closest choice to a misspelt ``word``, or None.
+
+    Case is ignored when matching (``Lower`` -> ``lower``): difflib alone rates a
+    capitalised short word as far from its lower-case spelling.
+
+    Parameters
+    ----------
+    word : str
+        What the user wrote.
+    choices : iterable of str
+        The valid spellings.
+
+    Returns
+    -------
+    str or None
+        The closest valid spelling, or None when none is close.
+    """
+    choices = [str(c) for c in choices]
+    word = str(word)
+    same = [c for c in choices if c.casefold() == word.casefold()]
+    if same:
+        return same[0]
+    by_fold = {c.casefold(): c for c in reversed(choices)}  # the first spelling wins
+    match = difflib.get_close_matches(word.casefold(), list(by_fold), n=1, cutoff=0.5)
+    return by_fold[match[0]] if match else None
 
 
 def choices_hint(word: str, choices: Iterable[str]) -> str:

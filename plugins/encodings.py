@@ -29,8 +29,7 @@ class RandomWalkSE(PositionalEncoding):
     """
 
     def __init__(self, steps: int = 16):
-        if steps < 1:
-            raise ValueError(f"rwse: steps must be >= 1, got {steps}")
+        # steps is checked once, by the record's Param schema
         self.steps = steps
         self.dim = steps
 
@@ -105,10 +104,7 @@ class LaplacianPE(PositionalEncoding):
 
     def __init__(self, k: int = 8, sign: str = "flip", pad: bool = False,
                  signnet_dim: int = 16):
-        if k < 1:
-            raise ValueError(f"lappe: k must be >= 1, got {k}")
-        if sign not in ("flip", "signnet", "none"):
-            raise ValueError(f"lappe: sign must be flip, signnet or none, got {sign!r}")
+        # ranges and choices are checked once, by the record's Param schema
         self.k = k
         self.sign = sign
         self.pad = pad
@@ -239,10 +235,7 @@ class DegreeEncoding(PositionalEncoding):
     """
 
     def __init__(self, max_degree: int = 10, kind: str = "onehot"):
-        if max_degree < 1:
-            raise ValueError(f"degree: max_degree must be >= 1, got {max_degree}")
-        if kind not in ("onehot", "log"):
-            raise ValueError(f"degree: kind must be onehot or log, got {kind!r}")
+        # ranges and choices are checked once, by the record's Param schema
         self.max_degree = max_degree
         self.kind = kind
         self.dim = max_degree + 1 if kind == "onehot" else 1

@@ -228,7 +228,10 @@ def _param_allowed(param: Param) -> str:
     parts = []
     if param.choices is not None:
         parts.append(", ".join(f"`{c}`" for c in param.choices))
-    if param.minimum is not None and param.maximum is not None:
+    if param.minimum is not None and param.exclusive_minimum:  # e.g. a fraction in (0, 1]
+        parts.append(f"> {_number(param.minimum)}" + (
+            f", <= {_number(param.maximum)}" if param.maximum is not None else ""))
+    elif param.minimum is not None and param.maximum is not None:
         parts.append(f"{_number(param.minimum)} to {_number(param.maximum)}")
     elif param.minimum is not None:
         parts.append(f">= {_number(param.minimum)}")

@@ -47,8 +47,7 @@ class GenPoolAggregator(SegmentAggregator):
 
     def __init__(self, dim: int, mode: str = "mixed", per_channel: bool = True):
         super().__init__(dim)
-        if mode not in MODES:
-            raise ValueError(f"genpool: mode must be one of {', '.join(MODES)}, got {mode!r}")
+        # mode's choices are checked once, by the record's Param schema
         self.mode = mode
         width = dim if per_channel else 1
         if mode == "mixed":
@@ -83,7 +82,7 @@ GENPOOL_RECORD = AggregatorRecord(
     summary="Generalised pooling: learned mixed or gated max/mean (Lee et al., 2016).",
     params=(
         Param("mode", str, "mixed", "mixed: learned proportion; gated: proportion "
-              "from a gate on the neighbourhood", choices=("mixed", "gated")),
+              "from a gate on the neighbourhood", choices=MODES),
         Param("per_channel", bool, True, "one proportion per channel"),
     ),
     expressivity="<1-WL",

@@ -167,10 +167,7 @@ class LCMAggregator(SegmentAggregator):
     def __init__(self, dim: int, order: str = "sorted", assoc_weight: float = 0.0,
                  assoc_samples: int = 256):
         super().__init__(dim)
-        if order not in ORDERS:
-            raise ValueError(f"lcm: order must be one of {', '.join(ORDERS)}, got {order!r}")
-        if assoc_weight < 0 or assoc_samples < 1:
-            raise ValueError("lcm: assoc_weight must be >= 0 and assoc_samples >= 1")
+        # ranges and choices are checked once, by the record's Param schema
         self.order = order
         self.assoc_weight = float(assoc_weight)
         self.assoc_samples = int(assoc_samples)
@@ -233,7 +230,7 @@ LCM_RECORD = AggregatorRecord(
             "GRU operator, depth ceil(log2 deg) (Ong & Velickovic, 2022).",
     params=(
         Param("order", str, "sorted", "leaf order: sorted (canonical, invariant) or "
-              "input (edge order, as in the paper)", choices=("sorted", "input")),
+              "input (edge order, as in the paper)", choices=ORDERS),
         Param("assoc_weight", float, 0.0, "weight of the associativity regulariser "
               "(0 = off)", minimum=0.0),
         Param("assoc_samples", int, 256, "triples sampled per forward pass for the "

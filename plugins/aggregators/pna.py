@@ -66,8 +66,7 @@ class PNAAggregator(Aggregator):
             raise ValueError(f"pna: unknown or missing aggregators/scalers {unknown}; "
                              f"aggregators: {', '.join(AGGREGATORS)}; scalers: "
                              f"{', '.join(SCALERS)}")
-        if delta is not None and delta <= 0:
-            raise ValueError(f"pna: delta must be positive, got {delta}")
+        # delta's bound is checked once, by the record's Param schema
         self.aggregator_names = tuple(aggregators)
         self.scaler_names = tuple(scalers)
         self.aggregators = nn.ModuleList(AGGREGATORS[a](dim) for a in aggregators)

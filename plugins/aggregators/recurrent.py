@@ -138,18 +138,11 @@ class RecurrentAggregator(SegmentAggregator):
                  order_key: str | None = None, eval_orders: int = 4, seed: int = 0,
                  cpu_path: str = "auto"):
         super().__init__(dim)
-        if cell not in CELLS:
-            raise ValueError(f"recurrent: cell must be one of {', '.join(CELLS)}, got {cell!r}")
-        if order not in ORDERS:
-            raise ValueError(f"recurrent: order must be one of {', '.join(ORDERS)}, "
-                             f"got {order!r}")
+        # ranges and choices are checked once, by the record's Param schema; what it cannot
+        # express (one parameter needing another) is checked here
         if order == "node_attr" and not order_key:
-            raise ValueError("recurrent: order 'node_attr' needs order_key (an ndata key)")
-        if eval_orders < 1:
-            raise ValueError(f"recurrent: eval_orders must be >= 1, got {eval_orders}")
-        if cpu_path not in CPU_PATHS:
-            raise ValueError(f"recurrent: cpu_path must be one of {', '.join(CPU_PATHS)}, "
-                             f"got {cpu_path!r}")
+            raise WlkitError("aggregator 'recurrent': order: node_attr needs order_key\n"
+                             "    hint: set order_key to the ndata key to sort neighbours by")
         self.cpu_path = cpu_path
         self.cell = cell
         self.order = order
@@ -216,10 +209,10 @@ RECURRENT_RECORD = AggregatorRecord(
     summary="GRU/LSTM over each neighbourhood in one (packed or padded) call; NOT "
             "permutation invariant (depends on the neighbour order).",
     params=(
-        Param("cell", str, "gru", "recurrent cell", choices=("gru", "lstm")),
+        Param("cell", str, "gru", "recurrent cell", choices=CELLS),
         Param("order", str, "edge_id", "neighbour order: edge_id, random (reshuffled "
               "every training step, averaged over eval_orders at eval) or node_attr",
-              choices=("edge_id", "random", "node_attr")),
+              choices=ORDERS),
         Param("order_key", str, None, "ndata key of the source-node attribute used by "
               "order=node_attr", nullable=True),
         Param("eval_orders", int, 4, "random orders averaged in eval mode "
@@ -228,7 +221,7 @@ RECURRENT_RECORD = AggregatorRecord(
         Param("cpu_path", str, "auto", "on the CPU: one packed call, or one dense call "
               "on right-padded neighbourhoods (oneDNN, several times faster); auto "
               "pads when >= 1/4 of the padded batch is real data",
-              choices=("auto", "packed", "padded")),
+              choices=CPU_PATHS),
     ),
     permutation_invariant=False,
     expressivity="order-dependent",

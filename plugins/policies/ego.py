@@ -10,7 +10,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from wlkit import ModelParts, Param, SubgraphPolicy, SubgraphPolicyRecord, node_offsets
+from wlkit import (
+    ModelParts,
+    Param,
+    SubgraphPolicy,
+    SubgraphPolicyRecord,
+    WlkitError,
+    node_offsets,
+)
 
 from ._bags import Bag, BagNetwork, hop_distances, sample_subgraphs, undirected_edges
 
@@ -77,15 +84,12 @@ class EgoNetPolicy(SubgraphPolicy):
     def __init__(self, subgraphs: str = "ego", hops: int = 1, root_mark: bool = False,
                  mode: str = "ds", sample_fraction: float = 1.0, bag_pool: str = "mean",
                  subgraph_mlp: bool = True):
-        if subgraphs not in BAGS:
-            raise ValueError(f"subgraphs must be one of {', '.join(BAGS)}, got {subgraphs!r}")
+        # ranges and choices are checked once, by the record's Param schema; what it cannot
+        # express (one parameter needing another) is checked here
         if root_mark and subgraphs != "ego":
-            raise ValueError("root_mark only applies to subgraphs: ego (node- and edge-deleted "
-                             "subgraphs have no root)")
-        if hops < 1:
-            raise ValueError(f"hops must be >= 1, got {hops}")
-        if not 0.0 < sample_fraction <= 1.0:
-            raise ValueError(f"sample_fraction must be in (0, 1], got {sample_fraction}")
+            raise WlkitError("subgraph_policy 'ego': root_mark only applies to subgraphs: ego "
+                             "(node- and edge-deleted subgraphs have no root)\n"
+                             "    hint: set root_mark: false, or subgraphs: ego")
         self.subgraphs = subgraphs
         self.hops = hops
         self.root_mark = root_mark
@@ -187,7 +191,7 @@ EGO_RECORD = SubgraphPolicyRecord(
               choices=("ds", "dss")),
         Param("sample_fraction", float, 1.0,
               "fraction of each bag per training step (eval uses all)",
-              minimum=0.0, maximum=1.0),
+              minimum=0.0, maximum=1.0, exclusive_minimum=True),
         Param("bag_pool", str, "mean", "pooling over the subgraphs of a graph",
               choices=_POOLS),
         Param("subgraph_mlp", bool, True,

@@ -10,7 +10,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from wlkit import ModelParts, Param, SubgraphPolicy, SubgraphPolicyRecord, node_offsets
+from wlkit import (
+    ModelParts,
+    Param,
+    SubgraphPolicy,
+    SubgraphPolicyRecord,
+    WlkitError,
+    node_offsets,
+)
 
 from ._bags import Bag, BagNetwork, hop_distances, sample_subgraphs, undirected_edges
 
@@ -85,14 +92,12 @@ class NodeMarkingPolicy(SubgraphPolicy):
 
     def __init__(self, marked: int = 1, radius: int | None = None,
                  sample_fraction: float = 1.0, tuple_pool: str = "mean"):
-        if marked not in (1, 2):
-            raise ValueError(f"marked (l) must be 1 or 2, got {marked}")
+        # ranges and choices are checked once, by the record's Param schema; what it cannot
+        # express (one parameter needing another) is checked here
         if radius is not None and marked == 1:
-            raise ValueError("radius restricts pairs of marked nodes; it needs marked: 2")
-        if radius is not None and radius < 1:
-            raise ValueError(f"radius must be >= 1, got {radius}")
-        if not 0.0 < sample_fraction <= 1.0:
-            raise ValueError(f"sample_fraction must be in (0, 1], got {sample_fraction}")
+            raise WlkitError("subgraph_policy 'node_marking': radius restricts pairs of marked "
+                             "nodes; it needs marked: 2\n"
+                             "    hint: set marked: 2, or remove radius")
         self.marked = marked
         self.radius = radius
         self.sample_fraction = sample_fraction
@@ -146,7 +151,7 @@ NODE_MARKING_RECORD = SubgraphPolicyRecord(
               minimum=1, nullable=True),
         Param("sample_fraction", float, 1.0,
               "fraction of each graph's tuples per training step (eval uses all)",
-              minimum=0.0, maximum=1.0),
+              minimum=0.0, maximum=1.0, exclusive_minimum=True),
         Param("tuple_pool", str, "mean", "pooling over the copies of a graph",
               choices=_POOLS),
     ),

@@ -78,14 +78,7 @@ class RandomNodeInit(SubgraphPolicy):
 
     def __init__(self, ratio: float = 0.5, dist: str = "normal", eval: str = "resample",
                  k: int = 8, seed: int = 0):
-        if not 0.0 < ratio <= 1.0:
-            raise ValueError(f"ratio must be in (0, 1], got {ratio}")
-        if dist not in DISTRIBUTIONS:
-            raise ValueError(f"dist must be one of {', '.join(DISTRIBUTIONS)}, got {dist!r}")
-        if eval not in EVAL_MODES:
-            raise ValueError(f"eval must be one of {', '.join(EVAL_MODES)}, got {eval!r}")
-        if k < 1:
-            raise ValueError(f"k must be >= 1, got {k}")
+        # ranges and choices are checked once, by the record's Param schema
         self.ratio = ratio
         self.dist = dist
         self.eval_mode = eval
@@ -102,7 +95,7 @@ RNI_RECORD = SubgraphPolicyRecord(
             "pass (invariant in expectation).",
     params=(
         Param("ratio", float, 0.5, "fraction of the hidden width that is random",
-              minimum=0.0, maximum=1.0),
+              minimum=0.0, maximum=1.0, exclusive_minimum=True),
         Param("dist", str, "normal", "noise distribution", choices=DISTRIBUTIONS),
         Param("eval", str, "resample", "noise at evaluation time",
               choices=EVAL_MODES),

@@ -123,9 +123,7 @@ class SetTransformerReadout(Readout):
 
     def __init__(self, dim: int, heads: int = 4, layers: int = 2, seeds: int = 1,
                  block: str = "sab", inducing: int = 16, dropout: float = 0.0):
-        super().__init__(dim)
-        if block not in ("sab", "isab"):
-            raise ValueError(f"set_transformer: block must be sab or isab, got {block!r}")
+        super().__init__(dim)  # block's choices are checked by the record's Param schema
         head_dim = max(1, dim // heads)
         self.encoder = SetTransformerEncoder(
             dim, heads, head_dim, 2 * dim, n_layers=layers, block_type=block,

@@ -50,11 +50,12 @@ def test_cache_key_changes_with_parameters():
     assert rwse(4).cache_key() == rwse(4).cache_key()
 
 
-def test_invalid_steps():
-    with pytest.raises(ValueError):
-        from wlkit.plugins.encodings import RandomWalkSE
+def test_invalid_steps_are_refused_by_the_schema():
+    from wlkit.params import check_params
+    from wlkit.plugins.encodings import RWSE_RECORD
 
-        RandomWalkSE(0)
+    _, problems = check_params(RWSE_RECORD.params, {"steps": 0})
+    assert [(key, message) for key, message, _ in problems] == [("steps", "must be >= 1, got 0")]
 
 
 # --------------------------------------------------------------------- lappe and degree

@@ -94,14 +94,7 @@ class PathPolicy(SubgraphPolicy):
     def __init__(self, paths: str = "sp_plus", K: int = 3, encode_distances: bool | None = None,
                  path_agg: str = "sum", edge_features: bool = True, l2_norm: bool = False,
                  phi: str = "relu", max_paths: int = DEFAULT_MAX_PATHS):
-        if paths not in PATH_KINDS:
-            raise ValueError(f"paths must be one of {', '.join(PATH_KINDS)}, got {paths!r}")
-        if path_agg not in ("sum", "mean"):
-            raise ValueError(f"path_agg must be sum or mean, got {path_agg!r}")
-        if phi not in ("relu", "mlp"):
-            raise ValueError(f"phi must be relu or mlp, got {phi!r}")
-        if not isinstance(K, int) or not 1 <= K <= 64:
-            raise ValueError(f"K must be an int in 1..64, got {K!r}")
+        # ranges and choices are checked once, by the record's Param schema
         self.paths = paths
         self.K = K
         self.encode_distances = (paths == "ap") if encode_distances is None else encode_distances

@@ -10,10 +10,11 @@ import pytest
 import torch
 
 from tests.plugins.policies.helpers import as_dgl, batch, build, embed, separated
-from wlkit import PluginError, graphs
+from wlkit import PluginError, WlkitError, graphs
 from wlkit.model.data import prepare_policy
+from wlkit.params import check_params
 from wlkit.plugins.policies._bags import Bag, hop_distances, sample_subgraphs
-from wlkit.plugins.policies.ego import EgoNetPolicy
+from wlkit.plugins.policies.ego import EGO_RECORD, EgoNetPolicy
 
 
 def path(n):
@@ -175,8 +176,17 @@ def test_hop_distances():
     assert dist[0, 1] == 2 and dist[2, 3] == 2
 
 
+def test_sample_fraction_zero_is_refused_by_the_schema():
+    # the schema used to admit 0.0, which no bag can be sampled with
+    _, problems = check_params(EGO_RECORD.params, {"sample_fraction": 0.0})
+    assert [(key, message) for key, message, _ in problems] == [
+        ("sample_fraction", "must be > 0.0, got 0.0")]
+    resolved, problems = check_params(EGO_RECORD.params, {"sample_fraction": 1e-3})
+    assert not problems and EgoNetPolicy(**resolved).sample_fraction == 1e-3
+
+
 def test_clear_errors():
-    with pytest.raises(ValueError, match="root_mark only applies"):
+    with pytest.raises(WlkitError, match="root_mark only applies(.|\n)*hint: "):
         EgoNetPolicy("node_deleted", root_mark=True)
     with pytest.raises(PluginError, match="virtual_node"):
         build({"name": "ego", "mode": "dss"}, model={"virtual_node": True})

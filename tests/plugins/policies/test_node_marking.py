@@ -10,9 +10,14 @@ import pytest
 import torch
 
 from tests.plugins.policies.helpers import as_dgl, batch, build, embed, separated
-from wlkit import graphs
+from wlkit import WlkitError, graphs
 from wlkit.model.data import prepare_policy
-from wlkit.plugins.policies.node_marking import NodeMarkingPolicy, expand_copies
+from wlkit.params import check_params
+from wlkit.plugins.policies.node_marking import (
+    NODE_MARKING_RECORD,
+    NodeMarkingPolicy,
+    expand_copies,
+)
 
 
 def test_tuples_and_radius():
@@ -92,9 +97,11 @@ def test_prepare_cache_shared_across_model_settings(tmp_path):
 
 
 def test_clear_errors_and_oracle():
-    with pytest.raises(ValueError, match="1 or 2"):
-        NodeMarkingPolicy(3)
-    with pytest.raises(ValueError, match="needs marked: 2"):
+    # the schema checks single values; the constructor what needs two parameters
+    _, problems = check_params(NODE_MARKING_RECORD.params, {"marked": 3})
+    assert [(key, message) for key, message, _ in problems] == [
+        ("marked", "must be one of 1, 2; got 3")]
+    with pytest.raises(WlkitError, match="node_marking': radius .* needs marked: 2"):
         NodeMarkingPolicy(1, radius=2)
     assert NodeMarkingPolicy(1).wl_oracle == "node_marked"
     assert NodeMarkingPolicy(2, radius=3).wl_oracle == "two_node_marked"

@@ -10,7 +10,8 @@ import torch
 
 from tests.plugins.policies.helpers import as_dgl, build, embed
 from wlkit import PluginError, graphs
-from wlkit.plugins.policies.rni import RandomNodeInit, RNIModel, local_index
+from wlkit.params import check_params
+from wlkit.plugins.policies.rni import RNI_RECORD, RNIModel, local_index
 
 NODE_KEY = "_node_key"
 
@@ -119,8 +120,9 @@ def test_local_index():
 def test_too_small_ratio_is_a_clear_error():
     with pytest.raises(PluginError, match="leaves no random channel"):
         build({"name": "rni", "ratio": 0.01}, hidden=16)
-    with pytest.raises(ValueError, match="ratio"):
-        RandomNodeInit(ratio=0.0)
+    # ratio 0 leaves no random channel at any width: the schema refuses it (exclusive minimum)
+    _, problems = check_params(RNI_RECORD.params, {"ratio": 0.0})
+    assert [(key, message) for key, message, _ in problems] == [("ratio", "must be > 0.0, got 0.0")]
 
 
 def test_record_facts():
