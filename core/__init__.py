@@ -99,6 +99,13 @@ _LAZY: dict[str, str] = {
     "PositionalEncodingRecord": "wlkit.records",
     "ReadoutRecord": "wlkit.records",
     "SubgraphPolicyRecord": "wlkit.records",
+    "OracleFamilyRecord": "wlkit.records",
+    "OracleRecord": "wlkit.records",
+    "WLSuiteRecord": "wlkit.records",
+    "SuitePair": "wlkit.suites",
+    "WLSuite": "wlkit.suites",
+    "one_hot_labels": "wlkit.suites",
+    "to_dgl_input": "wlkit.suites",
 }
 
 if _TYPE_CHECKING:
@@ -123,10 +130,14 @@ if _TYPE_CHECKING:
         ComponentRecord,
         DatasetRecord,
         LayerRecord,
+        OracleFamilyRecord,
+        OracleRecord,
         PositionalEncodingRecord,
         ReadoutRecord,
         SubgraphPolicyRecord,
+        WLSuiteRecord,
     )
+    from wlkit.suites import SuitePair, WLSuite, one_hot_labels, to_dgl_input
 
 
 def __getattr__(name: str):
@@ -158,6 +169,8 @@ __all__ = [
     "LoadedDataset",
     "MessagePassing",
     "ModelParts",
+    "OracleFamilyRecord",
+    "OracleRecord",
     "Param",
     "PipelineError",
     "PluginError",
@@ -168,6 +181,9 @@ __all__ = [
     "ReadoutRecord",
     "SubgraphPolicy",
     "SubgraphPolicyRecord",
+    "SuitePair",
+    "WLSuite",
+    "WLSuiteRecord",
     "WlkitError",
     "__version__",
     "atomic_write_bytes",
@@ -179,5 +195,7 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "node_offsets",
+    "one_hot_labels",
     "registered_plugin",
+    "to_dgl_input",
 ]

@@ -24,9 +24,12 @@ if TYPE_CHECKING:
         AggregatorRecord,
         DatasetRecord,
         LayerRecord,
+        OracleFamilyRecord,
+        OracleRecord,
         PositionalEncodingRecord,
         ReadoutRecord,
         SubgraphPolicyRecord,
+        WLSuiteRecord,
     )
 
 hookspec = pluggy.HookspecMarker("wlkit")
@@ -98,6 +101,39 @@ def wlkit_datasets() -> list[DatasetRecord]:
 
     ``record.factory(**params)`` returns a :class:`wlkit.GraphDataset`. Its ``info()`` must not
     load or download data.
+    """
+
+
+# --- registration hooks of the WL tools: suites and oracles ----------------------------
+
+
+@hookspec
+def wlkit_wl_suites() -> list[WLSuiteRecord]:
+    """Return the WL-separation suites this plugin provides (``wlkit separate --suite``).
+
+    ``record.factory(root)`` returns a :class:`wlkit.WLSuite` (``root`` is ``--root``, or
+    None); ``record.needs_files`` says whether the suite reads files under ``root``
+    (``accepts_root`` whether it takes a ``root`` at all). Building the record must not
+    build the pairs::
+
+        @hookimpl
+        def wlkit_wl_suites():
+            return [WLSuiteRecord(name="mine", factory=lambda root: MySuite(),
+                                  summary="my pairs")]
+    """
+
+
+@hookspec
+def wlkit_oracles() -> list[OracleRecord | OracleFamilyRecord]:
+    """Return the exact WL oracles this plugin provides (:mod:`wlkit.wl`).
+
+    An :class:`wlkit.OracleRecord` names one oracle: either a ``refine`` function (joint
+    node colours of a list of graphs, see :func:`wlkit.wl.register_oracle`) or a ``bag``
+    function (the copies of one graph; wlkit refines them with 1-WL as DS-WL does). An
+    :class:`wlkit.OracleFamilyRecord` resolves a parameterised family of names on first use
+    (``resolve(name) -> OracleRecord | None``). Every function of :mod:`wlkit.wl`, ``wlkit
+    analyze --oracle`` and ``wlkit separate`` then accept the names. Bump ``version`` when
+    answers change: cached oracle answers are keyed by it.
     """
 
 

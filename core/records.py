@@ -148,3 +148,91 @@ class Registered:
     source: str
     version: str
     plugin: str = field(default="")
+
+
+# --- records of the WL tools: suites and oracles (not component families) ---------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class WLSuiteRecord:
+    """A WL-separation suite, from the hook ``wlkit_wl_suites``.
+
+    Parameters
+    ----------
+    name : str
+        The ``--suite`` name (lower case, as component names).
+    factory : callable
+        ``factory(root: str | None) -> wlkit.WLSuite``; ``root`` is ``--root`` or None.
+    summary : str
+        One line for ``wlkit separate --help`` and error hints.
+    needs_files : bool
+        Whether the suite reads files under ``root`` (it then fails without one).
+    accepts_root : bool, optional
+        Whether ``--root`` is accepted at all (default: ``needs_files``); e.g. CSL is
+        generated in code but may read the reference files instead.
+    """
+
+    name: str
+    factory: Callable[[str | None], Any]
+    summary: str
+    needs_files: bool = False
+    accepts_root: bool | None = None
+
+    @property
+    def takes_root(self) -> bool:
+        """Whether ``--root`` is accepted (``accepts_root``, default ``needs_files``)."""
+        return self.needs_files if self.accepts_root is None else self.accepts_root
+
+
+@dataclass(frozen=True, kw_only=True)
+class OracleRecord:
+    """An exact WL oracle, from the hook ``wlkit_oracles`` (see :mod:`wlkit.wl`).
+
+    Give exactly one of ``refine`` and ``bag``.
+
+    Parameters
+    ----------
+    name : str
+        Letters, digits and ``_ + . -``; not a built-in oracle name.
+    summary : str
+        One line for reports.
+    refine : callable, optional
+        ``refine(graphs) -> (node_colours, rounds)``: joint colours of all graphs in one
+        palette (see :func:`wlkit.wl.register_oracle`).
+    bag : callable, optional
+        ``bag(graph) -> wlkit.wl.Bag | list[wlkit.wl.Copy]``: the copies a subgraph policy
+        builds; wlkit refines every copy with 1-WL and folds the colours as DS-WL does
+        (:func:`wlkit.wl.register_bag_oracle`).
+    version : str
+        Bump it when the answers change (caches of oracle answers are keyed by it).
+    cost : callable, optional
+        ``cost(graph) -> int`` work units of one graph (budgets of ``wlkit analyze`` and
+        batching); default n + m + 1 (``refine``) or n (n + m) + 1 (``bag``).
+    """
+
+    name: str
+    summary: str
+    refine: Callable[..., Any] | None = None
+    bag: Callable[..., Any] | None = None
+    version: str = "1"
+    cost: Callable[..., int] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class OracleFamilyRecord:
+    """A family of oracles named ``prefix...``, resolved on first use (``wlkit_oracles``).
+
+    Parameters
+    ----------
+    prefix : str
+        Every name of the family starts with it (e.g. ``"path_"``).
+    resolve : callable
+        ``resolve(name) -> OracleRecord | None``: the oracle of that name, or None when the
+        name is not one of the family. Called once per name.
+    pattern : str
+        The names in words for hints (e.g. ``"path_ap_K<K>[_dist]"``).
+    """
+
+    prefix: str
+    resolve: Callable[[str], OracleRecord | None]
+    pattern: str

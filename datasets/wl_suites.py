@@ -18,14 +18,11 @@ the separate datasets ``exp`` and ``cexp``.
 
 from __future__ import annotations
 
-import abc
 import hashlib
 import itertools
 import json
 import os
-import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +36,12 @@ from wlkit import (
     GraphDataset,
     LoadedDataset,
     Param,
-    atomic_write_json,
-    cache_root,
+    SuitePair,
+    WLSuite,
+    WLSuiteRecord,
     hookimpl,
+    one_hot_labels,
+    to_dgl_input,
 )
 from wlkit.datasets.wl_files import (
     BREC_CATEGORIES,
@@ -97,60 +97,12 @@ BREC_NAMES: dict[str, str] = {"basic": "Basic", "regular": "Regular",
                               "cfi": "CFI", "4vtx": "4-vertex condition",
                               "dr": "Distance regular"}
 
-_ORACLE_CACHE_FORMAT = 1
-
-
 def suite_dataset_name(suite: str) -> str:
     """Dataset name of a ``--suite`` name: ``csl`` -> ``suite_csl`` (idempotent)."""
     return suite if suite.startswith("suite_") else f"suite_{suite}"
 
 
-@dataclass(frozen=True)
-class SuitePair:
-    """One pair of a suite.
-
-    Attributes
-    ----------
-    id : str
-        Unique within the suite (BREC: the official pair id, ``"0"`` .. ``"399"``).
-    category : str
-        Group the report totals over (e.g. ``"srg(16,6,2,2)"``, BREC's ``"Basic"``).
-    first, second : SimpleGraph
-        The two graphs (node labels, if any, are part of the graphs).
-    """
-
-    id: str
-    category: str
-    first: SimpleGraph
-    second: SimpleGraph
-
-
 # ---------------------------------------------------------------------- graph helpers
-def one_hot_labels(graph: SimpleGraph, width: int) -> torch.Tensor:
-    """Node labels as a float one-hot matrix ``[n, width]`` (all-zero width means none)."""
-    labels = graph.node_labels
-    if labels is None:
-        labels = np.zeros(graph.num_nodes, dtype=np.int64)
-    if len(labels) and (labels.min() < 0 or labels.max() >= width):
-        raise DatasetError(f"graph {graph.name or '?'}: node labels must lie in 0..{width - 1}, "
-                           f"got {int(labels.min())}..{int(labels.max())}")
-    return torch.nn.functional.one_hot(torch.from_numpy(labels.copy()), width).float()
-
-
-def to_dgl_input(graph: SimpleGraph, label_width: int, edge_feat_dim: int = 0) -> Any:
-    """A suite graph as the model reads it: a bidirected DGL graph, with ``ndata['feat']``
-    (one-hot node labels) when ``label_width > 0`` and a constant ``edata['feat']`` of width
-    ``edge_feat_dim`` (ones) when the layers read edge features."""
-    g = graph.to_dgl()
-    if "label" in g.ndata:
-        del g.ndata["label"]
-    if label_width:
-        g.ndata["feat"] = one_hot_labels(graph, label_width)
-    if edge_feat_dim:
-        g.edata["feat"] = torch.ones(g.num_edges(), edge_feat_dim)
-    return g
-
-
 def complement(graph: SimpleGraph, name: str = "") -> SimpleGraph:
     """The complement graph (same nodes; u ~ v iff they are not adjacent in ``graph``)."""
     n = graph.num_nodes
@@ -234,14 +186,10 @@ def _isomorphic(g: SimpleGraph, h: SimpleGraph) -> bool:
     return bool(nx.vf2pp_is_isomorphic(g.to_networkx(), h.to_networkx()))
 
 
-# ---------------------------------------------------------------------- base class
-class WLSuite(GraphDataset):
-    """A WL-separation suite: pairs of graphs with ids and categories.
-
-    Subclasses implement :meth:`_build`; :meth:`pairs` loads once and keeps the result.
-    :meth:`oracle_labels` labels every pair with exact WL oracles, cached on disk. As a
-    training dataset (``load``) graph ``2i`` / ``2i+1`` are pair ``i``'s members with labels
-    0 / 1 and every split holds every graph.
+# ---------------------------------------------------------------------- generated suites
+class ClassicSuite(WLSuite):
+    """The classic 1-WL-equivalent pairs of DESIGN.md's table: C6 vs 2xC3, decalin vs
+    bicyclopentyl, Shrikhande vs 4x4 rook, CFI(K4) untwisted vs twisted.
 
     Examples
     --------
@@ -251,129 +199,6 @@ class WLSuite(GraphDataset):
     >>> suite.oracle_labels(["1-WL"])["1-WL"].tolist()
     [False, False, False, False]
     """
-
-    name = "suite"
-    #: Short name used by ``wlkit separate --suite``.
-    suite = ""
-    #: Width of the one-hot node-label input (0: unlabelled graphs, constant input).
-    label_width = 0
-    #: Whether the suite's content comes from files under ``root``.
-    from_files = False
-
-    _pairs: list[SuitePair] | None = None
-
-    @abc.abstractmethod
-    def _build(self) -> list[SuitePair]:
-        """Generate or read the pairs."""
-
-    def pairs(self) -> list[SuitePair]:
-        """The pairs, built on first use."""
-        if self._pairs is None:
-            pairs = self._build()
-            ids = [p.id for p in pairs]
-            if len(set(ids)) != len(ids):
-                raise DatasetError(f"suite {self.suite!r}: duplicate pair ids")
-            self._pairs = pairs
-        return self._pairs
-
-    def categories(self) -> list[str]:
-        """Categories in order of first appearance."""
-        return list(dict.fromkeys(p.category for p in self.pairs()))
-
-    def describe(self) -> str:
-        """One line for reports (where the pairs came from)."""
-        return self.suite
-
-    # -- GraphDataset --------------------------------------------------------------
-    def info(self) -> DatasetInfo:
-        return DatasetInfo(task="multiclass", num_tasks=2, metric="accuracy",
-                           higher_is_better=True, node_feat_dim=self.label_width)
-
-    def load(self) -> LoadedDataset:
-        pairs = self.pairs()
-        graphs = [to_dgl_input(g, self.label_width) for p in pairs for g in (p.first, p.second)]
-        everything = torch.arange(len(graphs))
-        return LoadedDataset(graphs, torch.tensor([0, 1] * len(pairs)),
-                             {"train": everything, "valid": everything, "test": everything},
-                             extra={"pair_ids": [p.id for p in pairs for _ in (0, 1)],
-                                    "categories": [p.category for p in pairs for _ in (0, 1)]})
-
-    def fingerprint(self) -> str:
-        """Content hash of every pair (ids, categories, edges, labels)."""
-        digest = hashlib.sha256()
-        for p in self.pairs():
-            digest.update(f"{p.id}\0{p.category}\0".encode())
-            for g in (p.first, p.second):
-                digest.update(np.int64(g.num_nodes).tobytes())
-                digest.update(g.edges.tobytes())
-                for labels in (g.node_labels, g.edge_labels):
-                    digest.update(b"-" if labels is None else labels.tobytes())
-        return digest.hexdigest()[:20]
-
-    # -- oracles ---------------------------------------------------------------------
-    def oracle_labels(self, oracles: Sequence[str], cache_dir: Path | None = None,
-                      on_compute: Callable[[str], None] | None = None) -> dict[str, np.ndarray]:
-        """``{oracle: bool array}``: whether each exact oracle separates each pair.
-
-        Results are cached under ``<cache>/wl_oracles/`` by the suite's content hash, one
-        JSON file per oracle, written atomically only once every pair is labelled.
-        ``on_compute(oracle)`` is called before an oracle is computed (not when cached).
-        A registered oracle's ``version`` (:func:`wlkit.wl.register_oracle`) is part of the
-        cache key, so answers of an older implementation are not reused.
-        """
-        from wlkit.wl import check_oracle, oracle_version, separated_pairs
-
-        pairs = self.pairs()
-        ids = [p.id for p in pairs]
-        folder = (cache_dir or cache_root()) / "wl_oracles"
-        out: dict[str, np.ndarray] = {}
-        for oracle in oracles:
-            check_oracle(oracle)
-            version = oracle_version(oracle)  # None for built-ins: their file names stay
-            safe = oracle.replace("+", "plus").replace("/", "_")
-            if version is not None:
-                safe += "-v" + "".join(ch if ch.isalnum() or ch in "._-" else "_"
-                                       for ch in version)
-            path = folder / f"{self.suite or 'suite'}-{self.fingerprint()}-{safe}.json"
-            cached = _read_oracle_cache(path, oracle, ids, version)
-            if cached is not None:
-                out[oracle] = cached
-                continue
-            if on_compute is not None:
-                on_compute(oracle)
-            labels = separated_pairs([(p.first, p.second) for p in pairs], oracle)
-            try:
-                atomic_write_json(path, {"format": _ORACLE_CACHE_FORMAT, "oracle": oracle,
-                                         "version": version, "pair_ids": ids,
-                                         "separated": [bool(x) for x in labels]})
-            except OSError as exc:
-                warnings.warn(f"cannot write the oracle cache {path}: {exc}", stacklevel=2)
-            out[oracle] = labels
-        return out
-
-
-def _read_oracle_cache(path: Path, oracle: str, ids: list[str],
-                       version: str | None = None) -> np.ndarray | None:
-    if not path.exists():
-        return None
-    try:
-        blob = json.loads(path.read_text())
-        values = blob["separated"]
-        if (blob.get("format") != _ORACLE_CACHE_FORMAT or blob.get("oracle") != oracle
-                or blob.get("version") != version
-                or blob.get("pair_ids") != ids or len(values) != len(ids)
-                or not all(isinstance(v, bool) for v in values)):
-            raise ValueError("content does not match the suite")
-        return np.array(values, dtype=bool)
-    except Exception as exc:  # corrupt or stale: recompute
-        warnings.warn(f"oracle cache {path} is unusable ({exc}); recomputing it", stacklevel=3)
-        return None
-
-
-# ---------------------------------------------------------------------- generated suites
-class ClassicSuite(WLSuite):
-    """The classic 1-WL-equivalent pairs of DESIGN.md's table: C6 vs 2xC3, decalin vs
-    bicyclopentyl, Shrikhande vs 4x4 rook, CFI(K4) untwisted vs twisted."""
 
     name = "suite_classic"
     suite = "classic"
@@ -792,4 +617,41 @@ def wlkit_datasets() -> list[DatasetRecord]:
                               "protocol).",
                       params=(root, Param("fold", int, 0, "test fold (0..9)", minimum=0,
                                           maximum=9))),
+    ]
+
+
+def _generated(cls: type[WLSuite]) -> Callable[[str | None], WLSuite]:
+    """The ``wlkit_wl_suites`` factory of a suite generated in code (it takes no root)."""
+
+    def factory(root: str | None) -> WLSuite:
+        return cls()
+
+    factory.__qualname__ = f"{cls.__name__}.from_root"
+    return factory
+
+
+@hookimpl
+def wlkit_wl_suites() -> list[WLSuiteRecord]:
+    # The built-in suites of `wlkit separate --suite`, in SUITES order; the datasets
+    # `suite_<name>` above are the same suites as training data.
+    return [
+        WLSuiteRecord(name="classic", factory=_generated(ClassicSuite),
+                      summary="C6/2xC3, decalin/bicyclopentyl, Shrikhande/rook, CFI(K4)"),
+        WLSuiteRecord(name="csl", factory=lambda root: CSLSuite(root=root),
+                      summary="the 45 CSL class pairs (generated, or the reference pickles "
+                              "with --root)", accepts_root=True),
+        WLSuiteRecord(name="cfi", factory=_generated(CFISuite),
+                      summary="CFI pairs over K4, the cube and Petersen"),
+        WLSuiteRecord(name="sr", factory=_generated(SRSuite),
+                      summary="equal-parameter strongly regular pairs (16, 28, 36 nodes)"),
+        WLSuiteRecord(name="regular", factory=_generated(RegularSuite),
+                      summary="random non-isomorphic d-regular pairs (1-WL-equivalent)"),
+        WLSuiteRecord(name="exp", factory=ExpSuite, needs_files=True,
+                      summary="EXP's 600 1-WL-equivalent pairs (GRAPHSAT.txt)"),
+        WLSuiteRecord(name="cexp", factory=CExpSuite, needs_files=True,
+                      summary="CEXP's 600 pairs, 300 corrupted (GRAPHSAT.txt)"),
+        WLSuiteRecord(name="sr25", factory=SR25Suite, needs_files=True,
+                      summary="the 105 pairs of srg(25,12,5,6) (sr251256.g6)"),
+        WLSuiteRecord(name="brec", factory=BRECSuite, needs_files=True,
+                      summary="BREC's pairs with official ids (up to 7 .npy files)"),
     ]
