@@ -277,7 +277,7 @@ def trie_lstm_case(seed: int = 3):
 
 @pytest.mark.parametrize("chunk", [1 << 16, 5])
 def test_prefix_trie_lstm_equals_nn_lstm_per_path(chunk, monkeypatch):
-    monkeypatch.setattr(pathnn, "_LSTM_CHUNK", chunk)  # 5: depth-first over many chunks
+    monkeypatch.setattr(pathnn.trie, "_LSTM_CHUNK", chunk)  # 5: depth-first over many chunks
     model, graph, batch, h = trie_lstm_case()
     edge_h = model.edge_encoder(graph.edata["feat"])
     for length in (1, 2, 3):
@@ -288,7 +288,7 @@ def test_prefix_trie_lstm_equals_nn_lstm_per_path(chunk, monkeypatch):
 @pytest.mark.parametrize("chunk", [1 << 16, 5])
 def test_prefix_trie_lstm_gradients_equal_nn_lstm_per_path(chunk, monkeypatch):
     """The hand-written backward of the trie cell against autograd through nn.LSTM."""
-    monkeypatch.setattr(pathnn, "_LSTM_CHUNK", chunk)
+    monkeypatch.setattr(pathnn.trie, "_LSTM_CHUNK", chunk)
     model, graph, batch, h = trie_lstm_case(seed=5)
     model.train()  # dropout 0: the per-node projections with the trie cell's backward
     h.requires_grad_(True)
@@ -518,7 +518,7 @@ def test_path_refinement_matches_the_definition(kind, K, distances, monkeypatch)
     other = ("ap", K, not distances) if kind == "ap" else ("sp_plus", K - 1, False)
     assert not same_partition(colours, reference_refinement(graphs, labels, *other))
     # streamed in chunks of one graph: the ids of every column are shared across chunks
-    monkeypatch.setattr(pathnn, "_ORACLE_CHUNK", 1)
+    monkeypatch.setattr(pathnn.oracle, "_ORACLE_CHUNK", 1)
     chunked, _ = pathnn.path_refinement(simples, kind, K, distances)
     assert same_partition(chunked, expected)
 
@@ -648,8 +648,13 @@ def test_sr25_ap_k5_separates_every_pair(sr25_pairs):
 def test_docstring_examples():
     import doctest
 
-    result = doctest.testmod(pathnn, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0
+    attempted = 0
+    for module in (pathnn.enumeration, pathnn.trie, pathnn.oracle, pathnn.policy):
+        result = doctest.testmod(module,
+                                 optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+        assert result.failed == 0, module.__name__
+        attempted += result.attempted
+    assert attempted > 0
 
 
 def test_sr25_model_separates_in_float64_only(sr25_pairs):

@@ -142,6 +142,7 @@ class PathNN(nn.Module):
     ...                           "policy": {"name": "pathnn", "paths": "ap", "K": 2},
     ...                           "model": {"num_layers": 2, "hidden": 8}}).data
     >>> model = build_model(data, instantiate_dataset(data["dataset"])).eval()
+    >>> from wlkit.plugins.policies.pathnn import PathPolicy
     >>> policy = PathPolicy(paths="ap", K=2)
     >>> g = dgl.graph(([0, 1, 1, 2], [1, 0, 2, 1]))
     >>> model.embed(g, policy.collate([g], [policy.prepare(g)])).shape
