@@ -10,7 +10,6 @@ import statistics
 import sys
 import time
 import warnings
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
 from wlkit.errors import WlkitError
-from wlkit.io import atomic_write_json, atomic_write_text
+from wlkit.io import atomic_write_json, atomic_write_text, is_terminal, output_folder
 from wlkit.manager import Registry, get_host
 from wlkit.model.build import (
     build_model,
@@ -52,24 +51,11 @@ _QUIET = (r".*does not have many workers.*", r".*log_every_n_steps.*",
           r".*sync_dist=True.*")
 
 
-def new_run_dir(pipeline: Pipeline, out: str | Path | None) -> Path:
-    """``--out`` if given (must be empty or absent), else ``<output.dir>/<name>/<UTC time>``."""
-    if out is not None:
-        run_dir = Path(out)
-        if run_dir.exists() and any(run_dir.iterdir()):
-            raise WlkitError(f"{run_dir}: the output folder is not empty; wlkit never writes "
-                             "over earlier results\n    hint: choose another --out")
-    else:
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-        base = Path(pipeline.data["output"]["dir"]) / pipeline.name
-        run_dir, k = base / stamp, 1
-        while run_dir.exists():
-            run_dir, k = base / f"{stamp}-{k}", k + 1
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise WlkitError(f"{run_dir}: cannot create the run directory: {exc}") from None
-    return run_dir
+def is_result(path: Path) -> bool:
+    """Whether a file in a run directory is worth keeping when the run fails: a seed's
+    metrics, the summary, or weights and checkpoints (what ``--resume`` continues from).
+    A failed run that wrote none of these leaves no run directory behind."""
+    return path.name in ("metrics.json", "summary.json", "best.pt") or path.suffix == ".ckpt"
 
 
 def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
@@ -108,12 +94,7 @@ def run_pipeline(pipeline: Pipeline, out: str | Path | None = None,
     """
     host = get_host()
     registry = registry or host.registry
-    cfg = pipeline.data
-    dataset = instantiate_dataset(cfg["dataset"], registry)
-    encodings = instantiate_encodings(cfg["encodings"], registry)
-    info = dataset.info()
     zero = is_global_zero()
-    progress = progress and zero
     if not zero:
         # A DDP worker (re-run by Lightning, or started by torchrun/SLURM): rank 0 owns the
         # run directory and writes every file; workers only need to know where it is.
@@ -121,14 +102,28 @@ def run_pipeline(pipeline: Pipeline, out: str | Path | None = None,
         if shared is None:
             raise WlkitError("this is a worker of a multi-process launch; pass --out (a folder "
                              "every process can reach) so all ranks use one run directory")
-        run_dir = Path(shared)
-    elif resume is not None:
+        return _run_seeds(pipeline, Path(shared), registry, host, False, resume)
+    if resume is not None:
         run_dir = resume_run_dir(pipeline, resume)
         _say(progress, f"wlkit: resuming {pipeline.name} in {run_dir}")
-    else:
-        run_dir = new_run_dir(pipeline, out)
+        return _run_seeds(pipeline, run_dir, registry, host, progress, resume)
+    # A run that fails before it wrote a result (a bad dataset root, a shape error in the
+    # first batch) takes its run directory with it.
+    with output_folder(Path(pipeline.data["output"]["dir"]) / pipeline.name, "", out,
+                       keep=is_result) as run_dir:
         atomic_write_text(run_dir / "pipeline.resolved.yaml", pipeline.dump())
         _say(progress, f"wlkit: {pipeline.name} -> {run_dir}")
+        return _run_seeds(pipeline, run_dir, registry, host, progress, resume)
+
+
+def _run_seeds(pipeline: Pipeline, run_dir: Path, registry: Registry, host: Any,
+               progress: bool, resume: str | Path | None) -> dict[str, Any]:
+    """The body of :func:`run_pipeline` once the run directory is known."""
+    cfg = pipeline.data
+    zero = is_global_zero()
+    dataset = instantiate_dataset(cfg["dataset"], registry)
+    encodings = instantiate_encodings(cfg["encodings"], registry)
+    info = dataset.info()
     if zero:
         os.environ["WLKIT_RUN_DIR"] = str(run_dir)  # inherited by DDP worker processes
         atomic_write_json(run_dir / "plugins.json", plugin_listing(registry))
@@ -186,9 +181,10 @@ def run_pipeline(pipeline: Pipeline, out: str | Path | None = None,
     if zero:
         atomic_write_json(run_dir / "summary.json", summary)
     std = f" ± {test_std:.4f}" if test_std is not None else ""
-    _say(progress, f"  test {info.metric}: {test_mean:.4f}{std} over {len(per_seed)} seed(s); "
-                   f"{num_params} parameters")
-    _say(progress, f"  results: {run_dir / 'summary.json'}")
+    # The result lines print under --quiet too (it silences progress, not results).
+    _say(zero, f"  test {info.metric}: {test_mean:.4f}{std} over {len(per_seed)} seed(s); "
+               f"{num_params} parameters")
+    _say(zero, f"  results: {run_dir / 'summary.json'}")
     return summary
 
 
@@ -237,6 +233,10 @@ def _fit_seed(pipeline: Pipeline, dataset: Any, encodings: list, policy: Any,
         "gradient_clip_val": cfg["train"]["grad_clip"],
     }
     host.pm.hook.wlkit_configure_trainer(trainer_kwargs=trainer_kwargs, pipeline=cfg)
+    if trainer_kwargs.get("enable_progress_bar") and not (progress and is_terminal()):
+        # Lightning's per-batch bar redraws with carriage returns; under --quiet or in a log,
+        # EpochProgress's lines stand in for it.
+        trainer_kwargs["enable_progress_bar"] = False
     started = time.perf_counter()
     with warnings.catch_warnings(), quiet_lightning():
         for pattern in _QUIET:

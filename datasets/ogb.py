@@ -2,9 +2,9 @@
 
 Splits come from ``get_idx_split()`` and scores from ogb's ``Evaluator``; nothing of OGB's
 is re-implemented. Data lives under ``root`` (pipeline), else ``$WLKIT_OGB_ROOT``, else
-``<wlkit cache>/ogb``. A read-only copy of OGB's files (e.g. a shared data folder) is linked
-file by file into a writable staging folder in the cache, because ogb writes ``processed/``
-next to its input.
+``<wlkit cache>/ogb``. A root outside the wlkit cache is only read, writable or not: its
+files are linked one by one into a staging folder in the cache, because ogb writes
+``processed/`` (and downloads) next to its input, and caches belong in ``$WLKIT_CACHE_DIR``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from wlkit import (
     GraphDataset,
     LoadedDataset,
     Param,
+    atomic_write_text,
     cache_root,
     hookimpl,
 )
@@ -89,8 +90,9 @@ class OGBDataset(GraphDataset):
     dataset : str
         OGB name, e.g. ``ogbg-molhiv``.
     root : str, optional
-        Folder holding ``<ogbg_name>/`` (OGB's layout). Read-only folders are staged into
-        the wlkit cache. Default ``$WLKIT_OGB_ROOT`` or ``<wlkit cache>/ogb``.
+        Folder holding ``<ogbg_name>/`` (OGB's layout); only read, staged into the wlkit
+        cache where ogb writes ``processed/``. Default ``$WLKIT_OGB_ROOT`` or
+        ``<wlkit cache>/ogb``.
     """
 
     def __init__(self, dataset: str, root: str | None = None):
@@ -136,20 +138,20 @@ class OGBDataset(GraphDataset):
         return Path(root).expanduser()
 
     def working_root(self) -> Path:
-        """Where ogb will read and write: the source root, or a staging copy if read-only."""
+        """Where ogb will read and write: the source root when it lies in the wlkit cache,
+        else a staging folder there that links the source's files (a download, when the
+        source lacks the data, lands in the staging folder too)."""
         source = self.source_root()
+        if _inside(source, cache_root()):
+            return source
         folder = source / self.dir_name
-        if folder.is_dir() and _read_only(folder):
-            tag = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:10]
-            staged = cache_root() / "ogb" / f"staged-{tag}"
+        # the same tag as for read-only roots before: their staged caches stay valid
+        tag = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:10]
+        staged = cache_root() / "ogb" / f"staged-{tag}"
+        if folder.is_dir():
             _link_tree(folder, staged / self.dir_name)
-            return staged
-        if not folder.exists() and source.exists() and _read_only(source):
-            raise DatasetError(
-                f"{self.dataset}: {folder} does not exist and {source} is not writable, so "
-                f"ogb cannot download into it\n    hint: put OGB's files there ({OGB_FILES_HINT})"
-                " or choose another dataset.root / WLKIT_OGB_ROOT")
-        return source
+            _forget_stale_processed(folder, staged / self.dir_name)
+        return staged
 
     # -- loading -----------------------------------------------------------------------
 
@@ -159,23 +161,24 @@ class OGBDataset(GraphDataset):
     def _load_ogb(self) -> Any:
         if self._ogb is not None:
             return self._ogb
-        root = self.working_root()
-        folder = root / self.dir_name
+        source = self.source_root() / self.dir_name  # messages name the user's folder
         release = f"RELEASE_v{self._meta['version']}.txt"
-        if folder.is_dir() and not (folder / release).exists():
+        if source.is_dir() and not (source / release).exists():
             raise DatasetError(
-                f"{self.dataset}: {folder} exists but has no {release}, so ogb would stop and "
+                f"{self.dataset}: {source} exists but has no {release}, so ogb would stop and "
                 "ask whether to delete it\n    hint: if it holds an older or partial copy, "
                 "remove it to download again; if the files are current, add the release file")
+        root = self.working_root()
+        folder = root / self.dir_name
         if not (folder / "raw" / "edge.csv.gz").exists() and _flag("WLKIT_OFFLINE"):
-            raise DatasetError(self._missing_message(folder, "WLKIT_OFFLINE is set"))
+            raise DatasetError(self._missing_message(source, "WLKIT_OFFLINE is set"))
         try:
             self._ogb = self._construct(root)
         except DatasetError:
             raise
         except OSError as exc:  # URLError and friends: no network, or a refused download
             reason = f"{type(exc).__name__}: {exc}"
-            raise DatasetError(self._missing_message(folder, reason)) from None
+            raise DatasetError(self._missing_message(source, reason)) from None
         except Exception as exc:
             processed = folder / "processed"
             if not processed.exists():
@@ -247,13 +250,36 @@ class OGBDataset(GraphDataset):
         return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def _read_only(folder: Path) -> bool:
-    """Read-only by intent: no write bit set, or not writable for this user.
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is ``folder`` or lies below it (after resolving links)."""
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True
 
-    The mode bits matter even for root, who may write anywhere: a folder shipped without
-    write bits (a shared data copy) must never receive ogb's ``processed/``.
+
+_SOURCE_STAMP = ".wlkit-source"
+
+
+def _forget_stale_processed(source: Path, staged: Path) -> None:
+    """Drop the staged ``processed/`` when the source's files changed since it was built.
+
+    The stamp lists every source file's path, size and modification time; a staging folder
+    without one (from before stamps) keeps its ``processed/``.
     """
-    return (folder.stat().st_mode & 0o222) == 0 or not os.access(folder, os.W_OK | os.X_OK)
+    stamp = "\n".join(f"{p.relative_to(source)} {p.stat().st_size} {p.stat().st_mtime_ns}"
+                      for p in sorted(source.rglob("*"))
+                      if p.is_file() and p.relative_to(source).parts[0] != "processed")
+    marker = staged / _SOURCE_STAMP
+    try:
+        before = marker.read_text()
+    except OSError:
+        before = None
+    if before is not None and before != stamp and (staged / "processed").exists():
+        shutil.rmtree(staged / "processed")
+    if before != stamp:
+        atomic_write_text(marker, stamp)
 
 
 def _link_tree(source: Path, target: Path) -> None:

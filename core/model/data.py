@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import warnings
 import zlib
 from dataclasses import dataclass
@@ -17,7 +16,6 @@ import torch
 from dgl.dataloading import GraphDataLoader
 from torch import Tensor
 from torch.utils.data import Dataset
-from tqdm.auto import tqdm
 
 from wlkit.components import (
     DatasetInfo,
@@ -27,7 +25,7 @@ from wlkit.components import (
     SubgraphPolicy,
 )
 from wlkit.errors import DatasetError, WlkitError
-from wlkit.io import atomic_torch_save, cache_root
+from wlkit.io import atomic_torch_save, cache_root, progress
 from wlkit.model.checkpoint import EpochShuffleSampler
 
 # 1: a list of per-graph results (one small tensor each: slow to load for thousands of
@@ -250,9 +248,8 @@ def cached_per_graph(kind: str, key: str, graphs: list, compute, desc: str,
             if outdated:
                 _write_cache(path, results)
             return results
-    quiet = os.environ.get("WLKIT_QUIET") == "1" or None  # None: only on a terminal
-    results = [compute(g) for g in tqdm(graphs, desc=desc, leave=False, mininterval=1.0,
-                                        disable=quiet)]
+    # wlkit.io.progress: tqdm on a terminal, a line per few percent in a log, none if quiet
+    results = [compute(g) for g in progress(graphs, desc=desc, unit="graph")]
     _write_cache(path, results)
     return results
 

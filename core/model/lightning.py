@@ -295,10 +295,10 @@ class EpochProgress(L.Callback):
         self.bar: Any = None
 
     def on_train_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
-        from tqdm.auto import tqdm
+        from wlkit.io import progress
 
-        self.bar = tqdm(total=trainer.max_epochs, desc=self.desc, unit="epoch",
-                        mininterval=0.5, leave=False, dynamic_ncols=True)
+        # tqdm on a terminal, a line per few percent in a log (wlkit.io.progress decides)
+        self.bar = progress(total=trainer.max_epochs, desc=self.desc, unit="epoch")
 
     def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         if self.bar is None:

@@ -53,7 +53,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -927,24 +926,18 @@ def write_analysis(report: dict[str, Any], out: str | Path | None, name: str,
                    output_dir: str | Path = "runs") -> Path:
     """Write ``analysis.json`` atomically into ``out`` (default
     ``<output_dir>/<name>/analysis-<UTC time>/``); refuse to replace an existing one."""
-    from wlkit.io import atomic_write_json
+    from wlkit.io import atomic_write_json, output_folder
 
-    if out is None:
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-        base = Path(output_dir) / name
-        folder, k = base / f"analysis-{stamp}", 1
-        while folder.exists():
-            folder, k = base / f"analysis-{stamp}-{k}", k + 1
-    else:
-        folder = Path(out)
-    path = folder / "analysis.json"
-    if path.exists():
-        raise WlkitError(f"{path} exists; wlkit never writes over earlier results\n"
-                         "    hint: choose another --out")
-    try:
-        return atomic_write_json(path, report)
-    except OSError as exc:
-        raise WlkitError(f"{path}: cannot write the analysis: {exc}") from None
+    if out is not None and (Path(out) / "analysis.json").exists():
+        raise WlkitError(f"{Path(out) / 'analysis.json'} exists; wlkit never writes over "
+                         "earlier results\n    hint: choose another --out")
+    # --out may hold other files; a failed write leaves no folder it created behind
+    with output_folder(Path(output_dir) / name, "analysis-", out, require_empty=False) as folder:
+        path = folder / "analysis.json"
+        try:
+            return atomic_write_json(path, report)
+        except OSError as exc:
+            raise WlkitError(f"{path}: cannot write the analysis: {exc}") from None
 
 
 # --------------------------------------------------------------------------- table

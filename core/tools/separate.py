@@ -64,7 +64,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +74,7 @@ from torch import Tensor, nn
 
 from wlkit.components import DatasetInfo, GraphDataset, LoadedDataset, SubgraphPolicy
 from wlkit.errors import DatasetError, PluginError, WlkitError
-from wlkit.io import atomic_write_bytes, atomic_write_json
+from wlkit.io import atomic_write_bytes, atomic_write_json, check_output_empty, output_folder
 from wlkit.manager import Registry, get_registry
 from wlkit.params import check_params, choices_hint
 from wlkit.tools import tables
@@ -562,11 +561,13 @@ def run_separate(pipeline: Any, suite_name: str, root: str | None = None,
                  say: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run ``wlkit separate``; write ``separation.json`` and ``separation.png``; return the
     result (see the README for its fields)."""
-    from tqdm.auto import tqdm
+    from wlkit.io import progress as progress_bar
 
     settings = settings or SeparateSettings()
     registry = registry or get_registry()
     say = say or (lambda text: print(text, flush=True) if progress else None)
+    # the table and the paths of the results print under --quiet too
+    tell = say if progress else (lambda text: print(text, flush=True))
     cfg = pipeline.data if hasattr(pipeline, "data") else pipeline
     name = cfg["name"]
     started = time.perf_counter()
@@ -586,11 +587,11 @@ def run_separate(pipeline: Any, suite_name: str, root: str | None = None,
     pairs = [p for _, p in indexed]
     if not pairs:
         raise DatasetError(f"suite {suite.suite!r} has no pairs")
-    run_dir = _output_dir(cfg, suite.suite, out)
+    check_output_empty(out)  # fail before the work; the folder is made when results exist
     policy_oracle = separator.policy_oracle()
     oracles = ["1-WL", "2-FWL"] + ([policy_oracle] if policy_oracle not in (None, "1-WL",
                                                                             "2-FWL") else [])
-    say(f"wlkit separate: {name} on {suite.describe()} -> {run_dir}")
+    say(f"wlkit separate: {name} on {suite.describe()}")
     say(f"  {len(pairs)} pairs, R={settings.relabelings} relabelings, output dim "
         f"{settings.output_dim}, T² threshold {separator.threshold:.2f}"
         + (", trained per pair" if settings.trained else ", untrained")
@@ -603,9 +604,9 @@ def run_separate(pipeline: Any, suite_name: str, root: str | None = None,
 
         labels = {o: separated_pairs([(p.first, p.second) for p in pairs], o) for o in oracles}
     rows = []
-    bar = tqdm(pairs, desc=f"  separate {suite.suite}", unit="pair", disable=not progress,
-               leave=False, mininterval=0.5, dynamic_ncols=True)
-    for row, (index, pair) in enumerate(zip((i for i, _ in indexed), bar)):
+    bar = progress_bar(pairs, desc=f"  separate {suite.suite}", unit="pair", enabled=progress)
+    # the bar first in zip, so it counts the last pair before zip stops
+    for row, (pair, index) in enumerate(zip(bar, (i for i, _ in indexed))):
         decision = separator.decide(pair.first, pair.second, index)
         rows.append({"id": pair.id, "category": pair.category, **decision,
                      "oracles": {o: bool(labels[o][row]) for o in oracles}})
@@ -633,14 +634,16 @@ def run_separate(pipeline: Any, suite_name: str, root: str | None = None,
         "seconds": round(time.perf_counter() - started, 2),
     }
     result["overall"] = totals(rows, oracles, None)["all"]
-    atomic_write_json(run_dir / "separation.json", result)
-    plot_separation(result, run_dir / "separation.png")
-    say(format_table(result))
+    with output_folder(Path(cfg["output"]["dir"]) / name, f"separate_{suite.suite}_",
+                       out) as run_dir:
+        atomic_write_json(run_dir / "separation.json", result)
+        plot_separation(result, run_dir / "separation.png")
+    tell(format_table(result))
     if violations:
-        say(f"  WARNING: the model separates {len(violations)} pair(s) that {bound} does not "
+        tell(f"  WARNING: the model separates {len(violations)} pair(s) that {bound} does not "
             f"({', '.join(violations[:5])}{', ...' if len(violations) > 5 else ''}); for a "
             f"model bounded by {bound} this is a bug in the model or in the test")
-    say(f"  results: {run_dir / 'separation.json'} and separation.png")
+    tell(f"  results: {run_dir / 'separation.json'} and separation.png")
     result["run_dir"] = str(run_dir)
     return result
 
@@ -706,22 +709,3 @@ def plot_separation(result: dict[str, Any], path: str | Path) -> None:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
     atomic_write_bytes(path, buffer.getvalue())
-
-
-def _output_dir(cfg: dict[str, Any], suite: str, out: str | Path | None) -> Path:
-    if out is not None:
-        run_dir = Path(out)
-        if run_dir.exists() and any(run_dir.iterdir()):
-            raise WlkitError(f"{run_dir}: the output folder is not empty; wlkit never writes "
-                             "over earlier results\n    hint: choose another --out")
-    else:
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-        base = Path(cfg["output"]["dir"]) / cfg["name"]
-        run_dir, k = base / f"separate_{suite}_{stamp}", 1
-        while run_dir.exists():
-            run_dir, k = base / f"separate_{suite}_{stamp}-{k}", k + 1
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise WlkitError(f"{run_dir}: cannot create the output folder: {exc}") from None
-    return run_dir

@@ -90,6 +90,60 @@ def test_default_run_directory(tmp_path):
     assert result.returncode == 0, result.stderr
     (stamp,) = (tmp_path / "runs" / "tiny").iterdir()
     assert (stamp / "summary.json").is_file()
+    # --quiet silences progress, not results: the summary and its path still print
+    assert "test accuracy" in result.stdout and f"results: {stamp}" in result.stdout
+    assert "seed 0:" not in result.stdout and "epoch" not in result.stderr
+
+
+def test_a_run_that_fails_before_any_result_leaves_no_folder(tmp_path):
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(TINY_PIPELINE.replace("dataset: wl_pairs",
+                                              f"dataset: {{name: exp, root: {tmp_path / 'no'}}}"))
+    result = wlkit("run", str(pipeline), "--set", f"output.dir={tmp_path / 'runs'}")
+    assert result.returncode == 2 and "GRAPHSAT.txt not found" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "runs").exists()
+    out = tmp_path / "given"
+    result = wlkit("run", str(pipeline), "--out", str(out))
+    assert result.returncode == 2 and not out.exists()
+
+
+SEPARATE_PIPELINE = """\
+name: sep
+dataset: wl_pairs
+model: {layer: gin, aggregator: sum, num_layers: 2, hidden: 8, readout: sum}
+"""
+
+
+def test_separate_in_a_log_writes_lines_not_carriage_returns(tmp_path):
+    pipeline = tmp_path / "sep.yaml"
+    pipeline.write_text(SEPARATE_PIPELINE)
+    result = wlkit("separate", str(pipeline), "--suite", "classic", "--relabelings", "12",
+                   "--output-dim", "4", "--out", str(tmp_path / "a"))
+    assert result.returncode == 0, result.stderr
+    assert "\r" not in result.stdout + result.stderr
+    bar = [line for line in result.stderr.splitlines() if line.startswith("separate classic:")]
+    assert bar and bar[-1].startswith("separate classic: 4/4 pair (100%)")
+    assert len(result.stderr.splitlines()) <= 25  # a line per few percent, not per update
+    assert "total" in result.stdout and "results:" in result.stdout
+
+
+def test_quiet_separate_prints_the_table_and_nothing_else(tmp_path):
+    pipeline = tmp_path / "sep.yaml"
+    pipeline.write_text(SEPARATE_PIPELINE)
+    result = wlkit("separate", str(pipeline), "--suite", "classic", "--relabelings", "12",
+                   "--output-dim", "4", "--out", str(tmp_path / "q"), "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "pairs separated" in result.stdout and "total" in result.stdout
+    assert f"results: {tmp_path / 'q' / 'separation.json'}" in result.stdout
+    assert "wlkit separate:" not in result.stdout and "separate classic:" not in result.stderr
+
+
+def test_quiet_is_documented_as_keeping_results():
+    for command in ("run", "separate", "analyze"):
+        text = " ".join(wlkit(command, "--help").stdout.split())
+        assert "--quiet" in text and "the final summary, table and the paths of the results " \
+            "still print" in text, command
 
 
 def test_validate_prints_num_params_without_loading(write_pipeline):

@@ -82,8 +82,13 @@ def test_failed_download_is_one_clear_error(tmp_path, monkeypatch):
         raise urllib.error.URLError("no network")
 
     monkeypatch.setattr(urllib.request, "urlopen", refuse)
-    with pytest.raises(DatasetError, match="cannot be downloaded"):
-        OGBDataset("ogbg-molfreesolv", str(tmp_path)).prepare_data()
+    monkeypatch.setenv("WLKIT_CACHE_DIR", str(tmp_path / "cache"))
+    root = tmp_path / "root"
+    root.mkdir()
+    with pytest.raises(DatasetError, match="cannot be downloaded") as info:
+        OGBDataset("ogbg-molfreesolv", str(root)).prepare_data()
+    assert str(root / "ogbg_molfreesolv") in str(info.value)  # the user's folder, not the cache
+    assert not any(root.iterdir())  # a download goes to the cache, never into the root
 
 
 def test_masked_loss_ignores_nan_labels():
@@ -116,6 +121,33 @@ def test_offline_load_from_a_read_only_copy(tmp_path, monkeypatch, capfd):
     out, err = capfd.readouterr()
     assert "Saving" not in out and "Saving" in err
     assert (source.stat().st_mode & stat.S_IWUSR) == 0 or os.access(source, os.W_OK)
+
+
+@needs_data
+def test_a_writable_root_is_only_read(tmp_path, monkeypatch):
+    """processed/ goes to $WLKIT_CACHE_DIR for a writable root too, and is rebuilt when the
+    root's files change."""
+    import shutil
+
+    monkeypatch.setenv("WLKIT_CACHE_DIR", str(tmp_path / "cache"))
+    root = tmp_path / "ogb"
+    shutil.copytree(OGB_ROOT / "ogbg_molfreesolv", root / "ogbg_molfreesolv")
+    for path in [root, *root.rglob("*")]:  # copytree keeps the shared copy's missing w bits
+        path.chmod(path.stat().st_mode | stat.S_IWUSR)
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    loaded = OGBDataset("ogbg-molfreesolv", str(root)).load()
+    assert len(loaded.graphs) == 642
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
+    (processed,) = (tmp_path / "cache" / "ogb").glob("staged-*/ogbg_molfreesolv/processed")
+    built = processed.stat().st_mtime_ns
+    OGBDataset("ogbg-molfreesolv", str(root)).load()  # unchanged source: the cache is reused
+    assert processed.stat().st_mtime_ns == built
+    # new labels in the source: the staged processed/ is stale and is built again
+    labels = root / "ogbg_molfreesolv" / "raw" / "graph-label.csv.gz"
+    os.utime(labels, ns=(labels.stat().st_atime_ns, labels.stat().st_mtime_ns + 10**9))
+    OGBDataset("ogbg-molfreesolv", str(root)).load()
+    assert processed.stat().st_mtime_ns != built
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
 
 
 @needs_data
