@@ -4,6 +4,12 @@ Every component is built with its default parameters and put through the kit's c
 
 ``record``
     the record is well formed (:func:`wlkit.testing.assert_record`);
+``defaults``
+    every schema default equals the factory's signature default (parameters are declared
+    once, in the schema; :mod:`wlkit.tools.schema`);
+``bounds``
+    the factory accepts every edge value its schema admits (each bound and choice, one
+    parameter at a time);
 ``invariant``
     permutation invariance (graph outputs) or equivariance (node outputs), with the noise
     of stochastic components keyed by ``ndata["_node_key"]``;
@@ -22,8 +28,8 @@ Every component is built with its default parameters and put through the kit's c
     relabelings), against the bound the record declares: a component claiming at most
     1-WL must separate none of them, a policy no pair its ``wl_oracle`` cannot.
 
-Datasets get ``record`` and ``info`` (``info()`` works while ``load`` and ``prepare_data``
-are disabled, and returns a valid :class:`wlkit.DatasetInfo`).
+Datasets get ``record``, ``defaults`` and ``info`` (``info()`` works while ``load`` and
+``prepare_data`` are disabled, and returns a valid :class:`wlkit.DatasetInfo`).
 
 A component is **red** when a check fails: invariance counts only when the record claims
 it (a component declared not invariant is expected to fail it), and separating a pair
@@ -43,10 +49,10 @@ from wlkit.errors import WlkitError
 from wlkit.manager import Registry, get_registry
 from wlkit.params import REQUIRED, check_params, choices_hint
 from wlkit.records import FAMILIES, Registered
-from wlkit.tools import tables
+from wlkit.tools import schema, tables
 
-CHECKS: tuple[str, ...] = ("record", "invariant", "batch", "determinism", "gradients",
-                           "contract")
+CHECKS: tuple[str, ...] = ("record", "defaults", "bounds", "invariant", "batch", "determinism",
+                           "gradients", "contract")
 """The kit's checks, in table order (``separation`` follows)."""
 
 SEPARATION_RELABELINGS = 16
@@ -124,11 +130,14 @@ def _check_component(entry: Registered, registry: Registry | None,
     row["claims"].pop("approximate", None)
     checks = row["checks"]
     checks["record"] = _attempt(lambda: testing.assert_record(record))
-    if family == "dataset":
-        for name in CHECKS[1:]:
+    checks["defaults"] = schema.check_defaults(record)
+    if family == "dataset":  # building one at its bounds could touch files: no "bounds"
+        for name in CHECKS[2:]:
             checks.pop(name)
         checks["info"] = _check_dataset(record, params)
         return _finish(row)
+    checks["bounds"], refusals = schema.check_bounds(entry, registry)
+    row["notes"] += refusals
     required = [p.name for p in record.params if p.default is REQUIRED
                 and p.name not in (params or {})]
     if required:
@@ -143,7 +152,7 @@ def _check_component(entry: Registered, registry: Registry | None,
     except Exception as exc:
         checks["contract"] = _result("fail", "cannot be built and run with its default "
                                      f"parameters: {type(exc).__name__}: {_short(str(exc))}")
-        for name in CHECKS[1:-1]:
+        for name in CHECKS[3:-1]:
             checks[name] = _result("skip", "not built")
         return _finish(row)
     row["refused"] = refused
@@ -181,7 +190,7 @@ def _check_component(entry: Registered, registry: Registry | None,
 
 
 def _skip_all(row: dict[str, Any], reason: str) -> None:
-    for name in CHECKS[1:]:
+    for name in CHECKS[3:]:  # record, defaults and bounds need no default build
         row["checks"][name] = _result("skip", reason)
 
 
@@ -432,11 +441,12 @@ def format_table(rows: list[dict[str, Any]]) -> str:
             lines.append("")
         body = [[r["name"], f"{r['source']} {r['version']}".strip(),
                  _SHOW[r["checks"]["record"]["status"]],
+                 _SHOW[r["checks"]["defaults"]["status"]],
                  f"{_SHOW[r['checks']['info']['status']]} ({r['checks']['info']['detail']})"
                  if r["checks"]["info"]["status"] in ("pass", "skip")
                  else _SHOW[r["checks"]["info"]["status"]],
                  "RED" if r["red"] else "pass"] for r in datasets]
-        table(["dataset", "source", "record", "info", "result"], body)
+        table(["dataset", "source", "record", "defaults", "info", "result"], body)
     red = [r for r in rows if r["red"]]
     if red:
         lines += ["", "failures:"]
