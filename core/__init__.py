@@ -85,6 +85,7 @@ _LAZY: dict[str, str] = {
     "atomic_write_json": "wlkit.io",
     "atomic_write_text": "wlkit.io",
     "cache_root": "wlkit.io",
+    "content_key": "wlkit.io",
     "get_registry": "wlkit.manager",
     "registered_plugin": "wlkit.manager",
     "MessagePassing": "wlkit.model.graph_model",
@@ -120,7 +121,13 @@ if _TYPE_CHECKING:
         SubgraphPolicy,
         node_offsets,
     )
-    from wlkit.io import atomic_write_bytes, atomic_write_json, atomic_write_text, cache_root
+    from wlkit.io import (
+        atomic_write_bytes,
+        atomic_write_json,
+        atomic_write_text,
+        cache_root,
+        content_key,
+    )
     from wlkit.manager import get_registry, registered_plugin
     from wlkit.model.graph_model import MessagePassing, edge_index
     from wlkit.params import REQUIRED, Param
@@ -190,6 +197,7 @@ __all__ = [
     "atomic_write_json",
     "atomic_write_text",
     "cache_root",
+    "content_key",
     "edge_index",
     "get_registry",
     "hookimpl",

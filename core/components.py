@@ -8,14 +8,14 @@ Each base class does the argument checks once, so each component stays short (th
 from __future__ import annotations
 
 import abc
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
+
+from wlkit.io import content_key
 
 Task = Literal["multiclass", "binary", "regression"]
 
@@ -120,9 +120,8 @@ class PositionalEncoding(abc.ABC):
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
 
     def cache_key(self) -> str:
-        blob = json.dumps([type(self).__module__, type(self).__qualname__, self.version,
-                           dict(self.cache_params())], sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return content_key(type(self).__module__, type(self).__qualname__, self.version,
+                           dict(self.cache_params()))
 
     def input_module(self) -> nn.Module | None:
         """Optional model-side half of the encoding; the default None passes it unchanged.
@@ -226,10 +225,8 @@ class GraphDataset(abc.ABC):
 
     def fingerprint(self) -> str:
         """Identity of the loaded content for cache keys; override when it depends on files."""
-        blob = json.dumps([type(self).__module__, type(self).__qualname__,
-                           {k: v for k, v in vars(self).items() if not k.startswith("_")}],
-                          sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return content_key(type(self).__module__, type(self).__qualname__,
+                           {k: v for k, v in vars(self).items() if not k.startswith("_")})
 
 
 def graph_device(graph: Any) -> torch.device:
@@ -323,9 +320,8 @@ class SubgraphPolicy(abc.ABC):
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
 
     def cache_key(self) -> str:
-        blob = json.dumps([type(self).__module__, type(self).__qualname__, self.version,
-                           dict(self.cache_params())], sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return content_key(type(self).__module__, type(self).__qualname__, self.version,
+                           dict(self.cache_params()))
 
     @property
     def has_prepare(self) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import math
 import os
@@ -68,6 +69,37 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     return atomic_write_bytes(path, buffer.getvalue())
+
+
+def content_key(*parts: Any, length: int = 16) -> str:
+    """The cache key of ``parts``: SHA-256 of their JSON, as hex, cut to ``length``.
+
+    The one recipe behind every cache key and fingerprint built from plain values
+    (encodings, policies' prepared data, datasets): ``json.dumps(list(parts),
+    sort_keys=True, default=str)``, so mapping order does not matter and any other object
+    counts by its ``str``.
+
+    Parameters
+    ----------
+    *parts : Any
+        JSON-able values (others are hashed by ``str``).
+    length : int
+        Hex digits kept (16 = 64 bits).
+
+    Returns
+    -------
+    str
+        ``length`` lower-case hex digits.
+
+    Examples
+    --------
+    >>> content_key("rwse", {"steps": 4}) == content_key("rwse", {"steps": 4})
+    True
+    >>> len(content_key("x", length=20))
+    20
+    """
+    blob = json.dumps(list(parts), sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:length]
 
 
 def cache_root() -> Path:

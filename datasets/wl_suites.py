@@ -18,9 +18,7 @@ the separate datasets ``exp`` and ``cexp``.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -39,6 +37,7 @@ from wlkit import (
     SuitePair,
     WLSuite,
     WLSuiteRecord,
+    content_key,
     hookimpl,
     one_hot_labels,
     to_dgl_input,
@@ -538,9 +537,8 @@ class ExpDataset(GraphDataset):
     def fingerprint(self) -> str:
         path = self._path()
         stat = path.stat()
-        blob = json.dumps([self.name, str(path.resolve()), stat.st_size, stat.st_mtime_ns,
-                           self.fold])
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return content_key(self.name, str(path.resolve()), stat.st_size, stat.st_mtime_ns,
+                           self.fold)
 
 
 class CExpDataset(ExpDataset):
