@@ -293,15 +293,42 @@ class SubgraphPolicy(abc.ABC):
     pipeline's prediction head follows it.
 
     ``wl_oracle`` names the exact test in :mod:`wlkit.wl` (one of ``wlkit.wl.oracle_names()``:
-    a built-in such as ``"node_marked"``, ``"ego1+"``, ``"two_node_marked"``, or one the
-    plugin registered with ``wlkit.wl.register_oracle``) that bounds this policy's
+    a built-in such as ``"node_marked"``, ``"ego1+"``, ``"two_node_marked"``, or one a
+    plugin provides through the hook ``wlkit_oracles``) that bounds this policy's
     separation power from above, or None when none does; set it per instance when it
     depends on the parameters. ``wlkit separate`` reports it next to the model, and flags
     any pair the model separates but the oracle does not as a bug.
+
+    A policy that builds copies of the graph can instead define ``wl_bag(graph)``,
+    returning its copies of a :class:`wlkit.graphs.SimpleGraph` as a list of
+    :class:`wlkit.wl.Copy` (kept nodes and edges, node and edge marks) or a
+    :class:`wlkit.wl.Bag`; ``wl_oracle`` is then the exact DS-WL oracle of those copies,
+    registered as ``bag_<class>_<cache key>`` (:func:`wlkit.wl.register_bag_oracle`): no
+    refinement to write. ``wl_bag`` may depend only on :meth:`cache_params` and
+    :attr:`version`, which name the oracle and key its cached answers.
     """
 
     version: int = 1
-    wl_oracle: str | None = None
+    #: ``wl_bag(graph: SimpleGraph) -> list[wlkit.wl.Copy] | wlkit.wl.Bag``; None: no bag.
+    wl_bag: Any = None
+
+    @property
+    def wl_oracle(self) -> str | None:
+        """The bounding oracle's name: set per instance or class, else from ``wl_bag``."""
+        if "_wl_oracle" in self.__dict__:
+            return self.__dict__["_wl_oracle"]
+        if self.wl_bag is None:
+            return None
+        from wlkit.wl import register_bag_oracle
+
+        cls = type(self).__name__
+        return register_bag_oracle(f"bag_{cls}_{self.cache_key()[:10]}", self.wl_bag,
+                                   f"DS-WL over the copies of {cls}.wl_bag",
+                                   version=str(self.version))
+
+    @wl_oracle.setter
+    def wl_oracle(self, value: str | None) -> None:
+        self.__dict__["_wl_oracle"] = value  # "_": not part of cache_params
 
     def prepare(self, graph: Any) -> dict[str, Tensor]:
         """Per-graph precomputation (CPU, deterministic). Default: nothing."""

@@ -240,9 +240,11 @@ class _Validator:
             self.problem(path, f"must be a {family} name or a mapping with 'name', got "
                                f"{type(value).__name__}", self.choices_of(family))
             return None
-        if not isinstance(name, str) or (family, name) not in self.registry:
-            self.problem(name_path, f"unknown {family} {name!r}",
-                         choices_hint(str(name), self.registry.names(family)))
+        # the registry says why: unknown, clashed, refused, or hidden by a failed plugin
+        unusable = self.registry.lookup_problem(family, name) if isinstance(name, str) else (
+            f"unknown {family} {name!r}", choices_hint(str(name), self.registry.names(family)))
+        if unusable is not None:
+            self.problem(name_path, *unusable)
             return None
         record = self.registry.get(family, name)
         resolved, problems = check_params(record.params, params)

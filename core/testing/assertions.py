@@ -6,7 +6,6 @@ import contextlib
 import functools
 import inspect
 import io
-import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -15,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from wlkit.errors import WlkitError
+from wlkit.manager import COMPONENT_NAME, NAME_RULE
 from wlkit.params import REQUIRED, Param
 from wlkit.records import RECORD_TYPES, ComponentRecord
 from wlkit.testing.probes import (
@@ -444,7 +444,6 @@ def assert_state_dict_roundtrip(probe: Probe, graphs: Graphs = None, *, seed: in
     _fail(probe, "does not round-trip through its state_dict", failures)
 
 
-_NAME = re.compile(r"[a-z0-9][a-z0-9_.+-]*")
 _PARAM_TYPES = (int, float, bool, str, list, dict)
 
 
@@ -457,8 +456,8 @@ def assert_record(record: ComponentRecord) -> None:
     if family not in RECORD_TYPES or not isinstance(record, RECORD_TYPES[family]):
         problems.append(f"not a component record ({type(record).__name__})")
     name = getattr(record, "name", None)
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        problems.append(f"name {name!r} must be lower case: letters, digits, _ . + -")
+    if not isinstance(name, str) or not COMPONENT_NAME.fullmatch(name):  # as at registration
+        problems.append(f"name {name!r} must be {NAME_RULE}")
     summary = getattr(record, "summary", "")
     if not isinstance(summary, str) or not summary.strip() or "\n" in summary:
         problems.append("summary must be one non-empty line")
@@ -512,16 +511,19 @@ def assert_conforms(family: str, name: str, params: Mapping[str, Any] | None = N
     """Run every check of ``wlkit check`` on one registered component; raise
     ``AssertionError`` listing the failures (invariance counts only when the record
     claims it). ``separation`` also embeds the classic WL pairs (slower)."""
-    from wlkit.tools.check import check_component
     from wlkit.manager import get_registry
+    from wlkit.tools.check import check_component, separation_failure
 
     registry = registry or get_registry()
     row = check_component(registry.entry(family, name), registry=registry, params=params,
                           separation=separation, seed=seed)
     if row["red"]:
-        details = "\n  ".join(f"{check}: {result['detail']}"
-                              for check, result in row["checks"].items()
-                              if result["status"] == "fail")
-        raise AssertionError(f"{family} {name!r} does not conform:\n  {details}")
+        details = [f"{check}: {result['detail']}" for check, result in row["checks"].items()
+                   if result["status"] == "fail"]
+        why = separation_failure(row["separation"])
+        if why:
+            details.append(f"separation: {why}")
+        raise AssertionError(f"{family} {name!r} does not conform:\n  " + "\n  ".join(
+            details or [f"red, failed: {', '.join(row.get('failed', [])) or '?'}"]))
 
 

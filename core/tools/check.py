@@ -353,12 +353,33 @@ def separation_check(entry: Registered, probe: Any, registry: Registry,
         "threshold": round(separator.threshold, 4),
     }
     if beyond:
-        out["detail"] = (f"separates {', '.join(beyond)}, which its declared bound {bound} "
-                         "cannot: a bug, or the record's expressivity is wrong")
+        t2 = {p["pair"]: p["t2"] for p in pairs}  # None: infinite
+        named = ", ".join(f"{pair!r} (T2 {'inf' if t2[pair] is None else f'{t2[pair]:.3g}'} "
+                          f"> threshold {separator.threshold:.3g})" for pair in beyond)
+        out["detail"] = (f"separates the pair(s) {named}, which its declared bound {bound} "
+                         "does not separate: a bug, or the record's expressivity is wrong")
     if claims_beyond_1wl(record.expressivity) and separated == 0:
         out["weak"] = ("declares more than 1-WL but a random-weight model separates none of "
                        "the classic pairs")
     return out
+
+
+def separation_failure(sep: dict[str, Any] | None) -> str | None:
+    """Why a separation result fails the kit, naming the pairs and the bound; None if not.
+
+    Parameters
+    ----------
+    sep : dict or None
+        The ``separation`` entry of a :func:`check_component` row.
+    """
+    if not sep:
+        return None
+    if sep.get("error"):
+        return f"the classic pairs could not be embedded: {sep['error']}"
+    if sep.get("beyond_bound"):
+        return sep.get("detail") or (f"separates {', '.join(map(repr, sep['beyond_bound']))}, "
+                                     f"beyond its declared bound {sep.get('bound')}")
+    return None
 
 
 # ------------------------------------------------------------------------------ command

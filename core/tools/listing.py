@@ -13,13 +13,22 @@ PLURAL = {"aggregator": "aggregators", "positional_encoding": "positional encodi
 
 
 def plugin_listing(registry: Registry | None = None) -> list[dict[str, Any]]:
-    """One JSON-friendly object per component, ordered by family then name."""
+    """One JSON-friendly object per component, ordered by family then name.
+
+    A name registered by two third-party plugins gets one row per plugin, each with
+    ``"clash"``: the distributions registering it (pipelines using that name fail).
+    """
     registry = registry or get_registry()
     rows = []
     for family in FAMILIES:
-        for entry in registry.entries(family):
+        entries = [(entry, None) for entry in registry.entries(family)]
+        for clashed in registry.clashes(family).values():
+            sources = [e.source for e in clashed]
+            entries += [(entry, sources) for entry in clashed]
+        entries.sort(key=lambda item: item[0].record.name)  # stable: plugin order kept
+        for entry, clash in entries:
             record = entry.record
-            rows.append({
+            row = {
                 "family": family,
                 "name": record.name,
                 "source": entry.source,
@@ -28,7 +37,10 @@ def plugin_listing(registry: Registry | None = None) -> list[dict[str, Any]]:
                 "summary": record.summary,
                 "params": [p.describe() for p in record.params],
                 **record.facts(),
-            })
+            }
+            if clash is not None:
+                row["clash"] = clash
+            rows.append(row)
     return rows
 
 
@@ -49,6 +61,10 @@ def format_listing(rows: list[dict[str, Any]]) -> str:
                 flags.append("stochastic")
             if r.get("approximate"):
                 flags.append("approximate")
+            if r.get("clash"):
+                flags.insert(0, f"CLASH: also registered by "
+                             f"{', '.join(s for s in r['clash'] if s != r['source']) or 'itself'}"
+                             "; pipelines using it fail")
             params = ", ".join(f"{p['name']}={p['default']}" for p in r["params"])
             lines.append(f"  {r['name']:<{width}}  [{r['source']} {r['version']}] "
                          f"{r['summary']}")

@@ -117,6 +117,48 @@ MISSPELT_HOOK = """
         return []
     """
 
+# wlkit_commands: one plugin adds a command, one takes a built-in's name, one raises
+HELLO_COMMAND = """
+    from wlkit import WlkitError, hookimpl
+
+    def hello(args):
+        if args.name == "nobody":
+            raise WlkitError("nobody to greet\\n    hint: pass --name")
+        print(f"hello {args.name} from a plugin")
+        return 0
+
+    @hookimpl
+    def wlkit_commands(subparsers):
+        parser = subparsers.add_parser("hello", help="greet from a plugin")
+        parser.add_argument("--name", default="world")
+        parser.set_defaults(handler=hello)
+    """
+
+TAKES_RUN = """
+    from wlkit import hookimpl
+
+    @hookimpl
+    def wlkit_commands(subparsers):
+        subparsers.add_parser("mine", help="listed if added").set_defaults(handler=lambda a: 0)
+        subparsers.add_parser("run").set_defaults(handler=lambda args: 0)
+    """
+
+COMMANDS_RAISE = """
+    from wlkit import hookimpl
+
+    @hookimpl
+    def wlkit_commands(subparsers):
+        subparsers.add_parser("half", help="listed if added").set_defaults(handler=lambda a: 0)
+        raise RuntimeError("kaboom in wlkit_commands")
+    """
+
+TWIN_PIPELINE = """\
+name: twins
+dataset: wl_pairs
+model: {layer: gin, aggregator: twin, num_layers: 1, hidden: 4, readout: sum}
+trainer: {accelerator: cpu}
+"""
+
 
 # --- running the CLI --------------------------------------------------------------------
 
@@ -209,6 +251,13 @@ def cli(example_site: Path, tmp_path_factory: pytest.TempPathFactory):
     twin_a = fake_dist(dists, "wlkit-fixture-twin-a", aggregator_plugin("twin"))
     twin_b = fake_dist(dists, "wlkit-fixture-twin-b", aggregator_plugin("twin"))
     shadow = fake_dist(dists, "wlkit-fixture-shadow-sum", aggregator_plugin("sum"))
+    commands = [fake_dist(dists, "wlkit-fixture-hello", HELLO_COMMAND),
+                fake_dist(dists, "wlkit-fixture-takes-run", TAKES_RUN),
+                fake_dist(dists, "wlkit-fixture-commands-raise", COMMANDS_RAISE)]
+    twin_pipeline = tmp / "twins.yaml"
+    twin_pipeline.write_text(TWIN_PIPELINE)
+    frob_pipeline = tmp / "frob.yaml"  # an aggregator only the broken plugin would provide
+    frob_pipeline.write_text(TWIN_PIPELINE.replace("twin,", "frobnicate,"))
     pipeline = str(EXAMPLE / "pipeline.yaml")
     site = [example_site]
     plugins_json = ["plugins", "--json"]
@@ -226,8 +275,14 @@ def cli(example_site: Path, tmp_path_factory: pytest.TempPathFactory):
         "import_error_strict": (["plugins"], [*site, import_error],
                                 {"WLKIT_STRICT_PLUGINS": "1"}),
         "zoo": (plugins_json, [*site, *zoo], {}),
+        "import_error_used": (["validate", str(frob_pipeline)], [import_error], {}),
         "twins": (["plugins"], [twin_a, twin_b], {}),
-        "shadow_sum": (["plugins"], [shadow], {}),
+        "twins_json": (plugins_json, [twin_a, twin_b], {}),
+        "twins_used": (["validate", str(twin_pipeline)], [twin_a, twin_b], {}),
+        "shadow_sum": (["plugins", "--json"], [shadow], {}),
+        "hello": (["hello", "--name", "ada"], commands, {}),
+        "hello_bad": (["hello", "--name", "nobody"], commands, {}),
+        "help": (["--help"], commands, {}),
     }
     scenarios = Scenarios(tmp, specs)
     yield scenarios
@@ -353,17 +408,80 @@ def test_misspelt_hook_is_isolated(cli):
     assert EXAMPLE_COMPONENTS <= rows.keys() and ("aggregator", "sum") in rows
 
 
-@pytest.mark.parametrize("scenario, name, sources", [
-    ("twins", "twin", ("wlkit-fixture-twin-a", "wlkit-fixture-twin-b")),
-    ("shadow_sum", "sum", ("distribution wlkit ", "wlkit-fixture-shadow-sum")),
-])
-def test_two_plugins_registering_one_name_is_an_error(cli, scenario, name, sources):
-    outcome = cli[scenario]
+def test_a_component_of_a_plugin_that_failed_to_import_names_the_plugin(cli):
+    outcome = cli["import_error_used"]
     assert outcome.returncode == 2, outcome.explain()
-    assert len(outcome.errors) == 1, outcome.explain()
-    message = outcome.errors[0]
-    assert f"aggregator {name!r}" in message
-    assert all(source in message for source in sources), message
+    assert "Traceback" not in outcome.stderr
+    text = outcome.stderr
+    assert "aggregator 'frobnicate' is not available: plugin 'wlkit_fixture_import_error' " \
+           "from distribution wlkit-fixture-import-error 0.1 failed to load: ImportError: " \
+           "wlkit-fixture needs libfrobnicate >= 2" in text, outcome.explain()
+    assert "unknown aggregator" not in text
+
+
+# --- name clashes -------------------------------------------------------------------------
+
+
+def test_two_third_party_plugins_with_one_name_do_not_break_the_listing(cli):
+    outcome = cli["twins"]
+    assert outcome.returncode == 0, outcome.explain()
+    [warning] = outcome.warnings
+    assert "aggregator 'twin'" in warning, outcome.explain()
+    assert "wlkit-fixture-twin-a" in warning and "wlkit-fixture-twin-b" in warning
+    assert "CLASH: also registered by wlkit-fixture-twin-b" in outcome.stdout
+    assert re.search(r"^  sum +\[wlkit ", outcome.stdout, re.MULTILINE)
+    rows = [r for r in json.loads(cli["twins_json"].stdout) if r["name"] == "twin"]
+    assert sorted(r["source"] for r in rows) == ["wlkit-fixture-twin-a", "wlkit-fixture-twin-b"]
+    assert all(sorted(r["clash"]) == ["wlkit-fixture-twin-a", "wlkit-fixture-twin-b"]
+               for r in rows)
+
+
+def test_two_third_party_plugins_with_one_name_fail_a_pipeline_using_it(cli):
+    outcome = cli["twins_used"]
+    assert outcome.returncode == 2, outcome.explain()
+    assert "Traceback" not in outcome.stderr
+    assert "2 plugins register the aggregator 'twin'" in outcome.stderr, outcome.explain()
+    assert "wlkit-fixture-twin-a" in outcome.stderr and "wlkit-fixture-twin-b" in outcome.stderr
+    assert "hint: uninstall one of them" in outcome.stderr
+    assert "twins.yaml:3: model.aggregator" in outcome.stderr  # located in the file
+
+
+def test_a_third_party_component_named_like_a_builtin_loses_with_a_warning(cli):
+    outcome = cli["shadow_sum"]
+    rows = outcome.listing()  # exit 0: every command still works
+    assert rows[("aggregator", "sum")]["source"] == "wlkit"
+    [warning] = outcome.warnings
+    assert "aggregator 'sum'" in warning and "wlkit-fixture-shadow-sum 0.1" in warning
+    assert "distribution wlkit " in warning and "the built-in is used" in warning
+    hint = outcome.stderr.split(warning, 1)[1].split("warning:", 1)[0]
+    assert "hint: rename the component" in hint and "'fixture_shadow_sum_sum'" in hint
+    assert "uninstall" not in hint
+    assert "Traceback" not in outcome.stderr
+
+
+# --- subcommands from plugins (wlkit_commands) ---------------------------------------------
+
+
+def test_a_plugin_subcommand_runs(cli):
+    outcome = cli["hello"]
+    assert outcome.returncode == 0, outcome.explain()
+    assert outcome.stdout == "hello ada from a plugin\n"
+    bad = cli["hello_bad"]
+    assert bad.returncode == 2 and bad.errors == ["error: nobody to greet"], bad.explain()
+    assert "hint: pass --name" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_help_lists_plugin_commands_and_skips_broken_ones(cli):
+    outcome = cli["help"]
+    assert outcome.returncode == 0, outcome.explain()
+    listed = set(re.findall(r"^    (\w+)", outcome.stdout, re.MULTILINE))
+    assert {"run", "validate", "plugins", "check", "hello"} <= listed, outcome.stdout
+    assert not {"mine", "half"} & listed  # a skipped plugin adds none of its commands
+    taker = [w for w in outcome.warnings if "wlkit-fixture-takes-run" in w]
+    assert len(taker) == 1 and "command 'run'" in taker[0] and "wlkit" in taker[0], \
+        outcome.explain()
+    raised = [w for w in outcome.warnings if "wlkit-fixture-commands-raise" in w]
+    assert len(raised) == 1 and "RuntimeError: kaboom in wlkit_commands" in raised[0]
     assert "Traceback" not in outcome.stderr
 
 
@@ -376,12 +494,13 @@ def plugin_module(name: str, code: str) -> types.ModuleType:
     return module
 
 
-def test_registered_plugin_shadowing_a_builtin_is_an_error():
+def test_registered_plugin_shadowing_a_builtin_loses_with_a_warning():
     module = plugin_module("shadow_sum_inline", aggregator_plugin("sum"))
     with registered_plugin(module):
-        with pytest.raises(PluginError, match=r"aggregator 'sum'.*wlkit\.plugins\.aggregators"
-                                              r".*shadow_sum_inline"):
-            get_registry()
+        with pytest.warns(PluginWarning, match=r"shadow_sum_inline.*aggregator 'sum'.*"
+                                               r"wlkit\.plugins\.aggregators"):
+            registry = get_registry()
+        assert registry.entry("aggregator", "sum").source == "wlkit"
     assert get_registry().entry("aggregator", "sum").source == "wlkit"
 
 
