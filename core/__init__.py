@@ -86,6 +86,7 @@ _LAZY: dict[str, str] = {
     "atomic_write_text": "wlkit.io",
     "cache_root": "wlkit.io",
     "content_key": "wlkit.io",
+    "mlp": "wlkit.blocks",
     "get_registry": "wlkit.manager",
     "registered_plugin": "wlkit.manager",
     "MessagePassing": "wlkit.model.graph_model",
@@ -110,6 +111,7 @@ _LAZY: dict[str, str] = {
 }
 
 if _TYPE_CHECKING:
+    from wlkit.blocks import mlp
     from wlkit.components import (
         Aggregator,
         DatasetInfo,
@@ -201,6 +203,7 @@ __all__ = [
     "edge_index",
     "get_registry",
     "hookimpl",
+    "mlp",
     "hookspec",
     "node_offsets",
     "one_hot_labels",

@@ -6,17 +6,7 @@ import dgl
 import torch
 from torch import Tensor, nn
 
-from wlkit import Aggregator, LayerRecord, Param, edge_index, hookimpl
-
-
-def mlp(dim: int, num_layers: int) -> nn.Sequential:
-    """``num_layers`` Linear layers of width ``dim`` with BatchNorm + ReLU between them."""
-    parts: list[nn.Module] = []
-    for i in range(num_layers):
-        parts.append(nn.Linear(dim, dim))
-        if i < num_layers - 1:
-            parts += [nn.BatchNorm1d(dim), nn.ReLU()]
-    return nn.Sequential(*parts)
+from wlkit import Aggregator, LayerRecord, Param, edge_index, hookimpl, mlp
 
 
 class GINLayer(nn.Module):
@@ -53,7 +43,7 @@ class GINLayer(nn.Module):
                  learn_eps: bool = False, mlp_layers: int = 2):
         super().__init__()
         self.aggregator = aggregator
-        self.mlp = mlp(dim, mlp_layers)
+        self.mlp = mlp([dim] * (mlp_layers + 1), norm=nn.BatchNorm1d)
         eps_tensor = torch.tensor([float(eps)])
         if learn_eps:
             self.eps = nn.Parameter(eps_tensor)
@@ -144,8 +134,7 @@ class GINELayer(nn.Module):
         self.aggregator = aggregator
         self.edge_encoder = edge_encoder()
         width = mlp_factor * dim
-        self.mlp = nn.Sequential(nn.Linear(dim, width), nn.BatchNorm1d(width), nn.ReLU(),
-                                 nn.Linear(width, dim))
+        self.mlp = mlp([dim, width, dim], norm=nn.BatchNorm1d)
         eps_tensor = torch.tensor([float(eps)])
         if learn_eps:
             self.eps = nn.Parameter(eps_tensor)

@@ -5,22 +5,15 @@ from __future__ import annotations
 import dgl
 from torch import Tensor, nn
 
-from wlkit import AggregatorRecord, Param
+from wlkit import AggregatorRecord, Param, mlp
 
 from ._segments import SegmentAggregator
 
 
 def set_mlp(dim: int, hidden: int, num_layers: int) -> nn.Module:
-    """``num_layers`` linear layers dim -> hidden -> ... -> dim with ReLU between them."""
-    if num_layers == 0:
-        return nn.Identity()
-    widths = [dim] + [hidden] * (num_layers - 1) + [dim]
-    parts: list[nn.Module] = []
-    for i in range(num_layers):
-        parts.append(nn.Linear(widths[i], widths[i + 1]))
-        if i < num_layers - 1:
-            parts.append(nn.ReLU())
-    return nn.Sequential(*parts)
+    """``num_layers`` linear layers dim -> hidden -> ... -> dim with ReLU between them
+    (identity for 0): :func:`wlkit.mlp` with DeepSets' widths."""
+    return mlp([dim] + [hidden] * (num_layers - 1) + [dim] if num_layers else [dim])
 
 
 class DeepSetsAggregator(SegmentAggregator):

@@ -1,0 +1,51 @@
+"""wlkit.mlp: the one MLP builder, module for module what the built-ins built by hand."""
+
+from __future__ import annotations
+
+import doctest
+
+import torch
+from torch import nn
+
+import wlkit.blocks
+from wlkit import mlp
+from wlkit.plugins.aggregators import DeepSetsAggregator
+from wlkit.plugins.layers import GINELayer, GINLayer
+
+
+def _seeded(build):
+    torch.manual_seed(0)
+    return build().state_dict()
+
+
+def _same(a, b):
+    return list(a) == list(b) and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_same_modules_and_seeded_weights_as_the_builders_it_replaces():
+    # GIN's update (was plugins/layers.mlp): Linear, BatchNorm, ReLU between, width dim
+    gin = _seeded(lambda: GINLayer(6, nn.Identity(), mlp_layers=3).mlp)
+    by_hand = _seeded(lambda: nn.Sequential(nn.Linear(6, 6), nn.BatchNorm1d(6), nn.ReLU(),
+                                            nn.Linear(6, 6), nn.BatchNorm1d(6), nn.ReLU(),
+                                            nn.Linear(6, 6)))
+    assert _same(gin, by_hand)
+    # GINE's OGB form
+    gine = _seeded(lambda: GINELayer(4, nn.Identity(), edge_encoder=nn.Identity).mlp)
+    assert _same(gine, _seeded(lambda: nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8),
+                                                     nn.ReLU(), nn.Linear(8, 4))))
+    # DeepSets' phi (was aggregators/deepsets.set_mlp): ReLU only, hidden width
+    phi = _seeded(lambda: DeepSetsAggregator(4, hidden=5, phi_layers=2).phi)
+    assert _same(phi, _seeded(lambda: nn.Sequential(nn.Linear(4, 5), nn.ReLU(),
+                                                    nn.Linear(5, 4))))
+    assert isinstance(DeepSetsAggregator(4, phi_layers=0).phi, nn.Identity)
+
+
+def test_activation_and_one_layer():
+    net = mlp([3, 2], norm=nn.BatchNorm1d, activation=nn.ELU)
+    assert [type(m) for m in net] == [nn.Linear]  # nothing after the last layer
+    net = mlp([3, 3, 2], activation=nn.ELU)
+    assert [type(m) for m in net] == [nn.Linear, nn.ELU, nn.Linear]
+
+
+def test_docstring_examples():
+    assert doctest.testmod(wlkit.blocks).failed == 0
