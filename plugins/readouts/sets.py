@@ -22,6 +22,7 @@ from wlkit.plugins.aggregators import (
     LCMAggregator,
     SegmentAggregator,
 )
+from wlkit.plugins.aggregators.deepsets import DEEPSETS_RECORD as DEEPSETS_AGGREGATOR
 
 
 class SetReadout(Readout):
@@ -72,12 +73,7 @@ def deepsets_readout(dim: int, **params) -> SetReadout:
 DEEPSETS_RECORD = ReadoutRecord(
     name="deepsets", factory=deepsets_readout,
     summary="DeepSets over each graph's nodes: rho(sum phi(h_v)).",
-    params=(
-        Param("hidden", int, None, "hidden width of phi and rho (default: model "
-              "width)", minimum=1, nullable=True),
-        Param("phi_layers", int, 2, "linear layers of phi (0 = identity)", minimum=0),
-        Param("rho_layers", int, 2, "linear layers of rho (0 = identity)", minimum=0),
-    ))
+    params=DEEPSETS_AGGREGATOR.params)  # the same parameters, declared once
 
 
 @_signature_of(LCMAggregator)
