@@ -2,31 +2,141 @@
 
 Each base class does the argument checks once, so each component stays short (the PyG
 ``aggr`` pattern): an :class:`Aggregator` checks the graph/message shapes before
-:meth:`Aggregator.reduce` runs; a :class:`Readout` checks the node features.
+:meth:`Aggregator.reduce` runs and the shape of what it returns; a :class:`Readout` checks
+the node features and the pooled output; :meth:`PositionalEncoding.encode` checks what
+:meth:`PositionalEncoding.compute` returns. A breach raises :class:`ComponentError`, which
+names the component and the distribution it comes from.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
 
+from wlkit.errors import PluginError
 from wlkit.io import content_key
 
 Task = Literal["multiclass", "binary", "regression"]
 
+_LABEL = "_wlkit_label"
 
-def _check_features(kind: str, tensor: Tensor, rows: int, dim: int | None, what: str) -> None:
-    if tensor.dim() != 2:
-        raise ValueError(f"{kind}: {what} must be 2-D [rows, dim], got shape {tuple(tensor.shape)}")
-    if tensor.shape[0] != rows:
-        raise ValueError(f"{kind}: {what} has {tensor.shape[0]} rows, the graph has {rows}")
-    if dim is not None and tensor.shape[1] != dim:
-        raise ValueError(f"{kind}: {what} has width {tensor.shape[1]}, expected {dim}")
+
+class ComponentError(PluginError, ValueError):
+    """A component broke its contract while running, e.g. returned a tensor of the wrong shape.
+
+    A :class:`~wlkit.errors.PluginError` (one message, exit code 2); also a ``ValueError``,
+    which these checks raised before they named the plugin.
+    """
+
+
+def label_component(component: Any, label: str) -> None:
+    """Remember how errors should name ``component``, e.g. ``aggregator 'sum' (from wlkit 0.1)``.
+
+    :func:`wlkit.model.build.instantiate` calls it for every component it builds. The
+    attribute starts with ``_``, so it stays out of ``cache_params`` and cache keys.
+
+    Parameters
+    ----------
+    component : object
+        A component instance.
+    label : str
+        Family, name and distribution, as errors should print them.
+    """
+    try:
+        setattr(component, _LABEL, label)
+    except (AttributeError, TypeError):  # __slots__ or a frozen dataclass: keep the fallback
+        pass
+
+
+def component_label(component: Any, family: str) -> str:
+    """How an error names ``component``: family, registered name and distribution.
+
+    Only called on the error path, so the registry look-up for a component built by hand
+    (not through :func:`wlkit.model.build.instantiate`) costs nothing while training.
+
+    Parameters
+    ----------
+    component : object
+        A component instance.
+    family : str
+        Its family, e.g. ``"aggregator"``.
+
+    Returns
+    -------
+    str
+        E.g. ``aggregator 'sum' (from wlkit 0.1.0)``; a class name and module when the
+        class is not registered.
+    """
+    label = getattr(component, _LABEL, None)
+    if isinstance(label, str):
+        return label
+    cls = type(component)
+    try:
+        from wlkit.manager import get_registry
+
+        for entry in get_registry().entries(family):
+            if entry.record.factory is cls:
+                return component_where(family, entry.record.name, entry.source, entry.version)
+    except Exception:  # best effort while reporting another error
+        pass
+    return f"{family} {cls.__qualname__} (class in {cls.__module__}, not registered)"
+
+
+def component_where(family: str, name: str, source: str, version: str) -> str:
+    """``aggregator 'sum' (from wlkit 0.1.0)``: how errors name a registered component."""
+    return f"{family} {name!r} (from {' '.join(p for p in (source, version) if p)})"
+
+
+def _breach(component: Any, family: str, text: str, hint: str) -> ComponentError:
+    return ComponentError(f"{component_label(component, family)}: {text}\n    hint: {hint}")
+
+
+def _check_features(component: Any, family: str, tensor: Tensor, rows: int, dim: int | None,
+                    what: str) -> None:
+    """An input check: the caller (usually a layer) handed the component the wrong shape."""
+    shape = tuple(tensor.shape)
+    if len(shape) != 2:
+        problem = f"{what} must be 2-D [rows, dim], got shape {shape}"
+    elif shape[0] != rows:
+        problem = f"{what} has {shape[0]} rows, the graph has {rows}"
+    elif dim is not None and shape[1] != dim:
+        problem = f"{what} has width {shape[1]}, expected {dim}"
+    else:
+        return
+    raise _breach(component, family, problem,
+                  "the module that calls it (a layer or a policy) passes the wrong shape")
+
+
+def _check_output(component: Any, family: str, out: Any, expected: tuple[int, int],
+                  method: str) -> None:
+    """An output check: one shape comparison on the hot path, no device synchronisation."""
+    if isinstance(out, Tensor) and out.shape == expected:
+        return
+    got = f"shape {tuple(out.shape)}" if isinstance(out, Tensor) else type(out).__name__
+    raise _breach(component, family, f"{method} returned {got}, expected {expected}",
+                  f"{method} must return a tensor [{expected[0]} rows, {expected[1]}]; fix "
+                  "the plugin or report it to its authors")
+
+
+def _checked_neighbours(method: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """Wrap a subclass's own ``aggregate_neighbours`` (a fused kernel) in the base checks."""
+
+    @functools.wraps(method)
+    def aggregate_neighbours(self: Aggregator, graph: Any, feats: Tensor) -> Tensor:
+        rows = graph.num_nodes()
+        _check_features(self, "aggregator", feats, rows, self.dim, "node features")
+        out = method(self, graph, feats)
+        _check_output(self, "aggregator", out, (rows, self.dim), "aggregate_neighbours")
+        return out
+
+    aggregate_neighbours._wlkit_checked = True  # type: ignore[attr-defined]
+    return aggregate_neighbours
 
 
 class Aggregator(nn.Module, abc.ABC):
@@ -42,6 +152,13 @@ class Aggregator(nn.Module, abc.ABC):
         Width of the messages and of the output.
     """
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A fused aggregate_neighbours bypasses forward(); give it the same checks.
+        own = cls.__dict__.get("aggregate_neighbours")
+        if callable(own) and not getattr(own, "_wlkit_checked", False):
+            cls.aggregate_neighbours = _checked_neighbours(own)  # type: ignore[method-assign]
+
     def __init__(self, dim: int):
         super().__init__()
         if not isinstance(dim, int) or dim < 1:
@@ -50,8 +167,9 @@ class Aggregator(nn.Module, abc.ABC):
 
     def forward(self, graph: Any, messages: Tensor) -> Tensor:
         """Aggregate ``messages`` ([num_edges, dim], one per edge) into [num_nodes, dim]."""
-        _check_features(type(self).__name__, messages, graph.num_edges(), self.dim, "messages")
+        _check_features(self, "aggregator", messages, graph.num_edges(), self.dim, "messages")
         out = self.reduce(graph, messages)
+        _check_output(self, "aggregator", out, (graph.num_nodes(), self.dim), "reduce")
         return out
 
     @abc.abstractmethod
@@ -64,9 +182,12 @@ class Aggregator(nn.Module, abc.ABC):
         Equal to ``self(graph, feats[src])``. Aggregators with a fused kernel (sum, mean,
         max via DGL's ``copy_u`` SpMM) override it to skip materialising one row per edge.
         """
-        _check_features(type(self).__name__, feats, graph.num_nodes(), self.dim, "node features")
+        rows = graph.num_nodes()
+        _check_features(self, "aggregator", feats, rows, self.dim, "node features")
         src, _ = graph.edges()
-        return self.reduce(graph, feats[src.long()])
+        out = self.reduce(graph, feats[src.long()])
+        _check_output(self, "aggregator", out, (rows, self.dim), "reduce")
+        return out
 
     def auxiliary_loss(self) -> Tensor | None:
         """Optional regulariser added to the training loss (e.g. LCM associativity)."""
@@ -92,8 +213,10 @@ class Readout(nn.Module, abc.ABC):
 
     def forward(self, graph: Any, feats: Tensor) -> Tensor:
         """[num_nodes, dim] node features -> [batch_size, out_dim]."""
-        _check_features(type(self).__name__, feats, graph.num_nodes(), self.dim, "node features")
-        return self.pool(graph, feats)
+        _check_features(self, "readout", feats, graph.num_nodes(), self.dim, "node features")
+        out = self.pool(graph, feats)
+        _check_output(self, "readout", out, (graph.batch_size, self.out_dim), "pool")
+        return out
 
     @abc.abstractmethod
     def pool(self, graph: Any, feats: Tensor) -> Tensor:
@@ -114,6 +237,29 @@ class PositionalEncoding(abc.ABC):
     @abc.abstractmethod
     def compute(self, graph: Any) -> Tensor:
         """Return a float tensor [num_nodes, dim] for one (unbatched) graph."""
+
+    def encode(self, graph: Any) -> Tensor:
+        """:meth:`compute`, checked: a float tensor [num_nodes, dim] for one graph.
+
+        Parameters
+        ----------
+        graph : dgl.DGLGraph
+            One unbatched graph.
+
+        Returns
+        -------
+        Tensor
+            ``compute(graph)`` as float32.
+
+        Raises
+        ------
+        ComponentError
+            When ``compute`` returns anything but a tensor of that shape.
+        """
+        out = self.compute(graph)
+        _check_output(self, "positional_encoding", out, (graph.num_nodes(), self.dim),
+                      "compute")
+        return out.float()
 
     def cache_params(self) -> Mapping[str, Any]:
         """Parameters that change the output; the default is the instance ``__dict__``."""
@@ -222,6 +368,38 @@ class GraphDataset(abc.ABC):
     def edge_encoder(self, hidden: int) -> nn.Module | None:
         """Module mapping ``edata['feat']`` to ``hidden``; None uses a linear layer."""
         return None
+
+    def example_graphs(self) -> list[Any]:
+        """A few small graphs shaped like this dataset's, for ``wlkit validate``'s trial
+        forward pass (nothing is loaded or downloaded).
+
+        The default: a 6-cycle with a chord and a triangle with a pendant node, both
+        directions of every edge, int64 zero features of the widths :meth:`info` declares
+        (a categorical encoder such as OGB's AtomEncoder embeds them; the default linear
+        map casts them to float). Override it when the model reads more than
+        ``ndata['feat']`` and ``edata['feat']``, e.g. a node mark.
+
+        Returns
+        -------
+        list of dgl.DGLGraph
+            Unbatched graphs.
+        """
+        import dgl
+
+        info = self.info()
+        graphs = []
+        for edges, nodes in (([(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 0), (0, 3)], 6),
+                             ([(0, 1), (1, 2), (2, 0), (2, 3)], 4)):
+            src = [u for u, _ in edges] + [v for _, v in edges]
+            dst = [v for _, v in edges] + [u for u, _ in edges]
+            g = dgl.graph((torch.tensor(src), torch.tensor(dst)), num_nodes=nodes)
+            if info.node_feat_dim:
+                g.ndata["feat"] = torch.zeros(nodes, info.node_feat_dim, dtype=torch.long)
+            if info.edge_feat_dim:
+                g.edata["feat"] = torch.zeros(g.num_edges(), info.edge_feat_dim,
+                                              dtype=torch.long)
+            graphs.append(g)
+        return graphs
 
     def fingerprint(self) -> str:
         """Identity of the loaded content for cache keys; override when it depends on files."""

@@ -23,10 +23,12 @@ from wlkit.io import atomic_write_json, atomic_write_text, is_terminal, output_f
 from wlkit.manager import Registry, get_host
 from wlkit.model.build import (
     build_model,
+    check_model_fits,
     count_parameters,
     instantiate_dataset,
     instantiate_encodings,
     instantiate_policy,
+    trial_forward,
 )
 from wlkit.model.checkpoint import (
     AtomicCheckpointIO,
@@ -129,6 +131,10 @@ def _run_seeds(pipeline: Pipeline, run_dir: Path, registry: Registry, host: Any,
         atomic_write_json(run_dir / "plugins.json", plugin_listing(registry))
     _say(progress, f"  dataset {cfg['dataset']['name']}: {info.task}, metric {info.metric}")
     policy = instantiate_policy(cfg, registry)
+    # Before any data loads: a model too big for memory, or a component returning the wrong
+    # shape on small generated graphs, is one named error (RNG state left as it was).
+    check_model_fits(cfg, dataset, registry, where=pipeline.path or pipeline.name)
+    trial_forward(cfg, dataset, registry, strict=False)
     prepared = prepare(dataset, encodings, policy=policy,
                        policy_name=cfg["policy"]["name"] if policy else "policy")
     per_seed = []

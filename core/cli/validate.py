@@ -29,14 +29,25 @@ def _runs_pipeline_layer(model: torch.nn.Module, layer: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wlkit.model.build import build_model, count_parameters, instantiate_dataset
+    from wlkit.model.build import (
+        build_model,
+        check_model_fits,
+        count_parameters,
+        instantiate_dataset,
+        trial_forward,
+    )
     from wlkit.pipeline import load_pipeline
 
     pipeline = load_pipeline(args.pipeline, args.overrides)
     cfg = pipeline.data
     dataset = instantiate_dataset(cfg["dataset"])
     info = dataset.info()
+    # exact size on the meta device first: a model too big for memory is never allocated
+    check_model_fits(cfg, dataset, where=args.pipeline)
     model = build_model(cfg, dataset)
+    # one forward pass on generated graphs: a component returning the wrong shape is named
+    # here, before any data loads
+    trial_forward(cfg, dataset)
     print(f"{args.pipeline}: valid")
     print(f"name: {pipeline.name}")
     print(f"dataset: {cfg['dataset']['name']} ({info.task}, {info.num_tasks} "

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import random
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import torch
 from torch import nn
 
 from wlkit.components import (
     Aggregator,
+    ComponentError,
+    DatasetInfo,
     GraphDataset,
     ModelParts,
     PositionalEncoding,
     Readout,
     SubgraphPolicy,
+    component_label,
+    component_where,
+    label_component,
 )
 from wlkit.errors import PluginError, WlkitError
 from wlkit.manager import Registry, get_registry
@@ -39,7 +48,7 @@ def instantiate(family: str, spec: dict[str, Any], *args: Any,
     registry = registry or get_registry()
     entry = registry.entry(family, spec["name"])
     params = {k: v for k, v in spec.items() if k != "name"}
-    where = f"{family} {spec['name']!r} (from {entry.source} {entry.version})"
+    where = component_where(family, spec["name"], entry.source, entry.version)
     try:
         obj = entry.record.factory(*args, **params)
     except WlkitError:
@@ -50,6 +59,8 @@ def instantiate(family: str, spec: dict[str, Any], *args: Any,
     if expected is not None and not isinstance(obj, expected):
         raise PluginError(f"{where}: factory returned {type(obj).__name__}, expected a "
                           f"{expected.__module__}.{expected.__name__}")
+    if family != "dataset":  # a dataset's vars() may feed its cache key (datasets/smiles.py)
+        label_component(obj, where)  # so run-time shape checks name the plugin
     return obj
 
 
@@ -96,7 +107,7 @@ def build_parts(pipeline: dict[str, Any], dataset: GraphDataset,
         num_layers=model_cfg["num_layers"],
         node_input=NodeInput(hidden, info.node_feat_dim, dataset.node_encoder(hidden),
                              sum(e.dim for e in encodings),
-                             pe_modules=[(e.dim, e.input_module()) for e in encodings]),
+                             pe_modules=[(e.dim, _input_module(e)) for e in encodings]),
         make_layer=make_layer,
         make_norm=lambda: make_norm(model_cfg["norm"], hidden),
         make_readout=make_readout,
@@ -136,8 +147,17 @@ def build_model(pipeline: dict[str, Any], dataset: GraphDataset,
                                                               int):
             raise PluginError(f"subgraph_policy {name!r}: build(parts) must return an "
                               "nn.Module with an int out_dim")
+        label_component(body, component_label(policy, "subgraph_policy"))
     return GraphModel(body, parts.hidden, pipeline["model"]["head_layers"],
                       dataset.info().out_dim)
+
+
+def _input_module(encoding: PositionalEncoding) -> nn.Module | None:
+    """The encoding's model-side module, named after the encoding for shape errors."""
+    module = encoding.input_module()
+    if module is not None:
+        label_component(module, component_label(encoding, "positional_encoding"))
+    return module
 
 
 def _edge_encoder_factory(dataset: GraphDataset, hidden: int) -> Callable[[], nn.Module]:
@@ -161,3 +181,228 @@ class _FloatLinear(nn.Linear):
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+# -- checks before any data loads ---------------------------------------------------------
+
+BYTES_PER_PARAMETER = 16
+"""Training memory per parameter: float32 weights, gradients and Adam's two moments."""
+
+
+def memory_bound() -> int:
+    """Bytes a model may need in training: this machine's physical memory.
+
+    ``WLKIT_MAX_MODEL_BYTES`` overrides it (e.g. a GPU's memory, or a small bound in tests).
+    """
+    override = os.environ.get("WLKIT_MAX_MODEL_BYTES")
+    if override:
+        try:
+            return int(float(override))
+        except ValueError:
+            raise WlkitError(f"WLKIT_MAX_MODEL_BYTES={override!r} is not a number of bytes"
+                             "\n    hint: e.g. WLKIT_MAX_MODEL_BYTES=8e9") from None
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not POSIX: a fixed cap of 1 TiB
+        return 2**40
+
+
+def format_bytes(count: float) -> str:
+    """``1536`` -> ``1.5 KiB``."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if count < 1024 or unit == "PiB":
+            return f"{count:.1f} {unit}" if unit != "B" else f"{int(count)} B"
+        count /= 1024
+    raise AssertionError("unreachable")
+
+
+def parameter_lower_bound(model_cfg: dict[str, Any], info: DatasetInfo,
+                          pe_dim: int = 0) -> dict[str, int]:
+    """Parameters the model has at least, by the pipeline key that drives them.
+
+    Counts only what wlkit itself builds around the plugins (input map, positional-encoding
+    projection, norms, virtual node, head), so it is a lower bound whatever the layer or
+    policy adds, and costs no allocation: the loader refuses ``model.hidden: 2**40`` with
+    it before anything is built.
+
+    Parameters
+    ----------
+    model_cfg : dict
+        The resolved ``model`` section.
+    info : DatasetInfo
+        The dataset's metadata (feature widths, number of outputs).
+    pe_dim : int
+        Total width of the positional encodings.
+
+    Returns
+    -------
+    dict
+        ``{yaml key: parameter count}``, e.g. ``{"model.hidden": ..., "encodings": ...}``.
+    """
+    hidden, layers = model_cfg["hidden"], model_cfg["num_layers"]
+    head_layers = model_cfg["head_layers"]
+    terms = {"model.hidden": hidden * max(1, info.node_feat_dim)}  # input map or constant
+    if model_cfg["norm"] != "none":
+        terms["model.hidden"] += 2 * hidden * layers
+    if model_cfg["virtual_node"]:
+        terms["model.hidden"] += 4 * hidden * hidden * (layers - 1)
+    # head: Linear(body_out >= 1, hidden), (head_layers - 2) x Linear(hidden, hidden), out
+    terms["model.head_layers"] = (hidden + max(0, head_layers - 2) * hidden * hidden
+                                  if head_layers > 1 else 0) + hidden * info.out_dim
+    if pe_dim:
+        terms["encodings"] = pe_dim * hidden + 2 * pe_dim
+    return terms
+
+
+def meta_parameter_count(pipeline: dict[str, Any], dataset: GraphDataset,
+                         registry: Registry | None = None) -> int | None:
+    """The exact parameter count, from a model built on PyTorch's ``meta`` device.
+
+    Meta tensors have shapes but no storage, so this allocates nothing however wide the
+    model. Returns None when a plugin cannot be built that way (the real build then
+    reports its own errors), and ``2**63`` when a shape overflows.
+    """
+    try:
+        with _same_random_state(), torch.device("meta"):
+            model = build_model(pipeline, dataset, registry=registry)
+    except Exception as exc:  # any failure here only means "unknown"
+        cause = exc.__cause__ or exc
+        return 2**63 if "overflow" in str(cause).lower() else None
+    return count_parameters(model)
+
+
+def check_model_fits(pipeline: dict[str, Any], dataset: GraphDataset,
+                     registry: Registry | None = None, where: str = "<pipeline>") -> int | None:
+    """Refuse a model whose training memory is over :func:`memory_bound`.
+
+    Parameters
+    ----------
+    pipeline : dict
+        A resolved pipeline.
+    dataset : GraphDataset
+        Its dataset (only ``info()`` and the encoders are used; nothing is loaded).
+    registry : Registry, optional
+        Where the components come from.
+    where : str
+        The pipeline file, for the message.
+
+    Returns
+    -------
+    int or None
+        The parameter count, or None when it cannot be told without building the model.
+
+    Raises
+    ------
+    WlkitError
+        When the estimate is over the bound; the message gives both.
+    """
+    count = meta_parameter_count(pipeline, dataset, registry)
+    bound = memory_bound()
+    if count is not None and count * BYTES_PER_PARAMETER > bound:
+        shown = "more than 2**63" if count >= 2**63 else f"{count:,}"
+        m = pipeline["model"]
+        raise WlkitError(
+            f"{where}: model: the model would have {shown} parameters, about "
+            f"{format_bytes(count * BYTES_PER_PARAMETER)} in training "
+            f"({BYTES_PER_PARAMETER} bytes each: float32 weights, gradients, Adam's moments); "
+            f"the bound is {format_bytes(bound)} (this machine's memory, or "
+            f"WLKIT_MAX_MODEL_BYTES)\n    hint: lower model.hidden ({m['hidden']}), "
+            f"model.num_layers ({m['num_layers']}) or a component's width parameter")
+    return count
+
+
+def trial_forward(pipeline: dict[str, Any], dataset: GraphDataset,
+                  registry: Registry | None = None, strict: bool = True) -> None:
+    """One forward pass of the pipeline's model on :meth:`GraphDataset.example_graphs`.
+
+    A component that returns the wrong shape fails here with its name and distribution,
+    before any data loads. The global random state is left as it was, so a run that calls
+    this first trains exactly as before.
+
+    Parameters
+    ----------
+    pipeline : dict
+        A resolved pipeline.
+    dataset : GraphDataset
+        Its dataset; only ``info()``, the encoders and ``example_graphs()`` are used.
+    registry : Registry, optional
+        Where the components come from.
+    strict : bool
+        Whether any failure is an error. With False only contract breaches
+        (:class:`~wlkit.components.ComponentError`) are: the generated graphs may lack
+        something the real data has, which the run then shows.
+
+    Raises
+    ------
+    ComponentError
+        A component broke its shape contract.
+    PluginError
+        (``strict`` only) the forward pass failed otherwise.
+    """
+    import dgl
+
+    try:
+        with _same_random_state(), torch.no_grad():
+            _trial(pipeline, dataset, registry, dgl)
+    except ComponentError:
+        raise
+    except Exception as exc:
+        if not strict:
+            return
+        if isinstance(exc, WlkitError):
+            first = str(exc)
+        else:
+            first = f"{type(exc).__name__}: {exc}"
+        raise PluginError(
+            f"a trial forward pass of the model on small generated graphs "
+            f"(GraphDataset.example_graphs) failed: {first}\n    hint: if the real graphs "
+            f"carry fields these lack, the "
+            f"dataset can override GraphDataset.example_graphs(); {_frame_hint(exc)}"
+        ) from exc
+
+
+@contextmanager
+def _same_random_state() -> Iterator[None]:
+    """Restore Python's, NumPy's and torch's CPU random state afterwards: a check before
+    the data loads must not shift what a seeded run draws."""
+    import numpy as np
+
+    py_state, np_state = random.getstate(), np.random.get_state()
+    try:
+        with torch.random.fork_rng(devices=[]):
+            yield
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+
+
+def _trial(pipeline: dict[str, Any], dataset: GraphDataset, registry: Registry | None,
+           dgl: Any) -> None:
+    encodings = instantiate_encodings(pipeline["encodings"], registry)
+    policy = instantiate_policy(pipeline, registry)
+    model = build_model(pipeline, dataset, encodings, registry, policy).eval()
+    graphs = dataset.example_graphs()
+    if encodings:
+        for g in graphs:
+            g.ndata["pe"] = torch.cat([e.encode(g) for e in encodings], dim=-1)
+    batch = None
+    if policy is not None:
+        prepared = [policy.prepare(g) for g in graphs]
+        batch = policy.collate(graphs, prepared)
+    out = model(dgl.batch(graphs), batch)
+    expected = (len(graphs), dataset.info().out_dim)
+    if tuple(out.shape) != expected:  # the head is wlkit's: a bug here is wlkit's
+        raise WlkitError(f"the model returned {tuple(out.shape)}, expected {expected}")
+
+
+def _frame_hint(exc: BaseException) -> str:
+    """Where the error was raised: the innermost frame outside torch, DGL and wlkit's engine."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    for frame in reversed(frames):
+        path = frame.filename.replace("\\", "/")
+        if not any(part in path for part in ("/torch/", "/dgl/", "/core/model/",
+                                             "/wlkit/model/")):
+            return f"raised at {frame.filename}:{frame.lineno} in {frame.name}"
+    return "run `wlkit run` to see the full error"

@@ -8,7 +8,16 @@ import dgl
 import torch
 from torch import Tensor, nn
 
-from wlkit.components import Aggregator, ModelParts
+from wlkit.components import Aggregator, ComponentError, ModelParts, component_label
+
+
+def _wrong_shape(module: Any, family: str, out: Any, expected: tuple[int, ...],
+                 call: str) -> ComponentError:
+    """The error for a layer, encoding module or policy body that returned the wrong shape."""
+    got = f"shape {tuple(out.shape)}" if isinstance(out, Tensor) else type(out).__name__
+    return ComponentError(f"{component_label(module, family)}: {call} returned {got}, "
+                          f"expected {tuple(expected)}\n    hint: fix the plugin or report "
+                          "it to its authors")
 
 
 class NodeInput(nn.Module):
@@ -41,8 +50,19 @@ class NodeInput(nn.Module):
         if not self.pe_modules:
             return pe
         columns = torch.split(pe, self.pe_widths, dim=-1)
-        return torch.cat([self.pe_modules[str(i)](graph, col) if str(i) in self.pe_modules
-                          else col for i, col in enumerate(columns)], dim=-1)
+        parts = []
+        for i, col in enumerate(columns):
+            module = self.pe_modules[str(i)] if str(i) in self.pe_modules else None
+            if module is None:
+                parts.append(col)
+                continue
+            out = module(graph, col)
+            expected = (col.shape[0], int(module.out_dim))
+            if not isinstance(out, Tensor) or out.shape != expected:
+                raise _wrong_shape(module, "positional_encoding", out, expected,
+                                   "input_module()(graph, pe)")
+            parts.append(out)
+        return torch.cat(parts, dim=-1)
 
     def forward(self, graph: dgl.DGLGraph) -> Tensor:
         if self.encoder is not None:
@@ -153,7 +173,10 @@ class MessagePassing(nn.Module):
         for i, (layer, norm) in enumerate(zip(self.layers, self.norms)):
             if vn is not None:
                 h = h + torch.repeat_interleave(state, graph.batch_num_nodes(), dim=0)
-            update = norm(layer(graph, h, edges))
+            out = layer(graph, h, edges)
+            if not isinstance(out, Tensor) or out.shape != h.shape:  # named, not a broadcast error
+                raise _wrong_shape(layer, "layer", out, h.shape, "forward(graph, h, edge_feats)")
+            update = norm(out)
             if i < last:
                 update = torch.relu(update)
             update = self.dropout(update)
@@ -202,10 +225,16 @@ class GraphModel(nn.Module):
 
     def embed(self, graph: dgl.DGLGraph, policy_batch: Any = None) -> Tensor:
         """Graph embeddings before the head (used by ``wlkit separate``)."""
-        return self.body(graph, policy_batch)
+        out = self.body(graph, policy_batch)
+        if not isinstance(out, Tensor) or out.shape != (graph.batch_size, self.body.out_dim):
+            # a policy's model half: name it here rather than in the head's matmul
+            raise _wrong_shape(self.body, "subgraph_policy", out,
+                               (graph.batch_size, self.body.out_dim),
+                               "its model half (build(parts))")
+        return out
 
     def forward(self, graph: dgl.DGLGraph, policy_batch: Any = None) -> Tensor:
-        return self.head(self.body(graph, policy_batch))
+        return self.head(self.embed(graph, policy_batch))
 
     def auxiliary_loss(self) -> Tensor | None:
         """Sum of the components' auxiliary losses (e.g. LCM associativity), if any."""

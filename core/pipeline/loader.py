@@ -131,6 +131,13 @@ def validate_pipeline(data: Any, file: str = "<pipeline>", lines: dict | None = 
     return pipeline
 
 
+MAX_SEEDS = 10_000
+"""Most seeds one pipeline may ask for; each seed is a full training run."""
+
+MAX_SEED_VALUE = 2**32 - 1
+"""Largest seed numpy (and so Lightning's ``seed_everything``) accepts."""
+
+
 class _Validator:
     def __init__(self, registry: Registry, file: str, lines: dict[YamlPath, int],
                  overridden: list[tuple[YamlPath, str]]):
@@ -277,11 +284,25 @@ class _Validator:
                 self.problem(("seeds",), f"must be >= 1, got {value}",
                              "an int N runs seeds 0..N-1; a list runs those seeds")
                 return []
+            if value > MAX_SEEDS:
+                # refused before list(range(value)) is built: 2**40 seeds is a MemoryError
+                self.problem(("seeds",), f"asks for {value} seeds (one full training each); "
+                             f"at most {MAX_SEEDS}",
+                             "an int N runs seeds 0..N-1; write a list for chosen seeds, "
+                             "e.g. seeds: [0, 1, 2]")
+                return []
             return list(range(value))
         if (isinstance(value, list) and value
                 and all(isinstance(s, int) and not isinstance(s, bool) for s in value)):
+            if len(value) > MAX_SEEDS:
+                self.problem(("seeds",), f"lists {len(value)} seeds; at most {MAX_SEEDS}")
             if len(set(value)) != len(value):
                 self.problem(("seeds",), "lists a seed twice")
+            for i, seed in enumerate(value):
+                if not 0 <= seed <= MAX_SEED_VALUE:
+                    # Lightning's seed_everything would warn and silently train with seed 0
+                    self.problem(("seeds", i), f"seed {seed} is outside 0..{MAX_SEED_VALUE}",
+                                 "seeds are unsigned 32-bit integers (numpy's bound)")
             return list(value)
         self.problem(("seeds",), f"must be a positive int or a non-empty list of ints, got "
                                  f"{value!r}", "e.g. seeds: 10 or seeds: [0, 1, 2]")
@@ -349,6 +370,38 @@ class _Validator:
                 and "aggregator" in model_raw):
             self.problem(("model", "aggregator"), f"layer {layer.name!r} does not use an "
                          "aggregator, so this setting would be ignored", "remove it")
+        self.size_check(out, info)
+
+    def size_check(self, out: dict, info: Any) -> None:
+        """Refuse sizes that cannot fit in memory, from a lower bound that allocates nothing
+        (``model.hidden: 2**40`` was a 4 TB allocation traceback)."""
+        from wlkit.model.build import (
+            BYTES_PER_PARAMETER,
+            format_bytes,
+            instantiate_encodings,
+            memory_bound,
+            parameter_lower_bound,
+        )
+
+        try:
+            pe_dim = sum(e.dim for e in instantiate_encodings(out["encodings"], self.registry))
+        except WlkitError:  # the build reports it; the bound then leaves encodings out
+            pe_dim = 0
+        terms = parameter_lower_bound(out["model"], info, pe_dim)
+        total = sum(terms.values())
+        bound = memory_bound()
+        if total * BYTES_PER_PARAMETER <= bound:
+            return
+        key = max(terms, key=terms.__getitem__)  # the key that drives the estimate
+        path: YamlPath = tuple(key.split(".")) if key != "encodings" else ("encodings",)
+        m = out["model"]
+        self.problem(path, f"the model would have at least {total:,} parameters, about "
+                     f"{format_bytes(total * BYTES_PER_PARAMETER)} in training "
+                     f"({BYTES_PER_PARAMETER} bytes each); the bound is {format_bytes(bound)} "
+                     "(this machine's memory, or WLKIT_MAX_MODEL_BYTES)",
+                     f"lower it (model.hidden is {m['hidden']}, model.num_layers "
+                     f"{m['num_layers']}, model.head_layers {m['head_layers']}, encoding "
+                     f"width {pe_dim})")
 
 
 @contextmanager
