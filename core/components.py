@@ -31,8 +31,11 @@ class ComponentError(PluginError, ValueError):
     """A component broke its contract while running, e.g. returned a tensor of the wrong shape.
 
     A :class:`~wlkit.errors.PluginError` (one message, exit code 2); also a ``ValueError``,
-    which these checks raised before they named the plugin.
+    which these checks raised before they named the plugin. ``output`` is what the
+    component returned (None for an input check), for conformance tests to inspect.
     """
+
+    output: Any = None
 
 
 def label_component(component: Any, label: str) -> None:
@@ -119,9 +122,11 @@ def _check_output(component: Any, family: str, out: Any, expected: tuple[int, in
     if isinstance(out, Tensor) and out.shape == expected:
         return
     got = f"shape {tuple(out.shape)}" if isinstance(out, Tensor) else type(out).__name__
-    raise _breach(component, family, f"{method} returned {got}, expected {expected}",
-                  f"{method} must return a tensor [{expected[0]} rows, {expected[1]}]; fix "
-                  "the plugin or report it to its authors")
+    error = _breach(component, family, f"{method} returned {got}, expected {expected}",
+                    f"{method} must return a tensor [{expected[0]} rows, {expected[1]}]; fix "
+                    "the plugin or report it to its authors")
+    error.output = out
+    raise error
 
 
 def _checked_neighbours(method: Callable[..., Tensor]) -> Callable[..., Tensor]:
