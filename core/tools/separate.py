@@ -72,11 +72,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from wlkit import suites as _suites
 from wlkit.components import DatasetInfo, GraphDataset, LoadedDataset, SubgraphPolicy
 from wlkit.errors import DatasetError, PluginError, WlkitError
 from wlkit.io import atomic_write_bytes, atomic_write_json, check_output_empty, output_folder
 from wlkit.manager import Registry, get_registry
-from wlkit.params import check_params, choices_hint
+from wlkit.params import choices_hint
 from wlkit.tools import tables
 
 __all__ = [
@@ -204,38 +205,10 @@ def hotelling_t2(diff: np.ndarray, floor: float = 0.0) -> float:
 
 
 # ---------------------------------------------------------------------- suites
-def suite_names(registry: Registry | None = None) -> list[str]:
-    """Suite names accepted by ``--suite``: every dataset ``suite_X`` gives ``X``."""
-    registry = registry or get_registry()
-    return [n[len("suite_"):] for n in registry.names("dataset") if n.startswith("suite_")]
-
-
-def load_suite(name: str, root: str | None = None, registry: Registry | None = None) -> Any:
-    """Instantiate suite ``name`` (``csl`` or ``suite_csl``) with ``root`` if given."""
-    from wlkit.datasets.wl_suites import WLSuite, suite_dataset_name
-    from wlkit.model.build import instantiate
-
-    registry = registry or get_registry()
-    names = suite_names(registry)
-    short = name[len("suite_"):] if name.startswith("suite_") else name
-    if short not in names:
-        raise DatasetError(f"unknown suite {name!r}\n    hint: {choices_hint(short, names)}")
-    dataset = suite_dataset_name(short)
-    record = registry.get("dataset", dataset)
-    params: dict[str, Any] = {}
-    if root is not None:
-        if "root" not in {p.name for p in record.params}:
-            raise WlkitError(f"suite {short!r} is generated in code and reads no files\n"
-                             "    hint: drop --root")
-        params["root"] = str(root)
-    resolved, problems = check_params(record.params, params)
-    if problems:
-        raise WlkitError(f"suite {short!r}: " + "; ".join(f"{k}: {m}" for k, m, _ in problems))
-    suite = instantiate("dataset", {"name": dataset, **resolved}, registry=registry)
-    if not isinstance(suite, WLSuite):
-        raise PluginError(f"dataset {dataset!r} is not a WL suite (a "
-                          "wlkit.datasets.wl_suites.WLSuite)")
-    return suite
+# Suites resolve through the plugin registry (hook wlkit_wl_suites): wlkit.suites holds the
+# contract, so this tool imports no dataset plugin. Re-exported here for older callers.
+suite_names = _suites.suite_names
+load_suite = _suites.load_suite
 
 
 class _SuiteInputs(GraphDataset):
@@ -312,14 +285,18 @@ class Separator:
     # -- oracles the report compares against ------------------------------------------
     def policy_oracle(self) -> str | None:
         """The exact oracle the policy declares (``SubgraphPolicy.wl_oracle``), if any."""
-        from wlkit.wl import oracle_names
+        from wlkit.wl import check_oracle, oracle_names
 
         oracle = getattr(self.policy, "wl_oracle", None) if self.policy is not None else None
-        if oracle is not None and oracle not in oracle_names():
+        if oracle is None:
+            return None
+        try:
+            return check_oracle(oracle)  # resolves a plugin's oracle family on first use
+        except ValueError:
             raise PluginError(f"subgraph_policy {self.policy_name!r}: wl_oracle {oracle!r} is "
                               f"not an oracle of wlkit.wl ({', '.join(oracle_names())})\n"
-                              "    hint: register it with wlkit.wl.register_oracle")
-        return oracle
+                              "    hint: provide it through the hook wlkit_oracles, or "
+                              "declare the policy's copies as wl_bag") from None
 
     def bound(self) -> str | None:
         """The oracle that provably bounds this model, when the components say so: the
@@ -340,12 +317,10 @@ class Separator:
     # -- inputs and forward --------------------------------------------------------------
     def inputs(self, graphs: Sequence[Any], perms: Sequence[np.ndarray]) -> list[tuple]:
         """Relabel each SimpleGraph, attach encodings, node keys and the policy's prepare."""
-        from wlkit.datasets.wl_suites import to_dgl_input
-
         items = []
         for graph, perm in zip(graphs, perms):
             relabelled = graph.relabel(perm)
-            g = to_dgl_input(relabelled, self.label_width, self.edge_feat_dim)
+            g = _suites.to_dgl_input(relabelled, self.label_width, self.edge_feat_dim)
             key = np.empty(graph.num_nodes, dtype=np.int64)
             key[perm] = np.arange(graph.num_nodes)
             g.ndata[NODE_KEY] = torch.from_numpy(key)

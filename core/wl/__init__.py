@@ -3,8 +3,11 @@
 The main entry points are :func:`distinguishes` (one pair), :func:`separated_pairs` (many
 pairs, batched) and :func:`wl_colors` / :func:`graph_classes` (joint refinement of a list of
 graphs). See :mod:`wlkit.wl.oracles` for exactly what every oracle computes. Plugins add
-oracles with :func:`register_oracle`; :func:`oracle_names` lists the built-in
-:data:`ORACLES` and the registered ones.
+oracles through the hook ``wlkit_oracles`` (:class:`wlkit.OracleRecord`), notebooks with
+:func:`register_oracle`; a subgraph policy that lists its copies (:class:`Copy`,
+``SubgraphPolicy.wl_bag``) gets its exact DS-WL oracle from :func:`register_bag_oracle`.
+:func:`oracle_names` lists the built-in :data:`ORACLES` and the registered ones. This
+module is public: plugins may import every name of its ``__all__``.
 
 Example
 -------
@@ -30,6 +33,7 @@ from .oracles import (
     oracle_patterns,
     oracle_summary,
     oracle_version,
+    register_bag_oracle,
     register_oracle,
     register_oracle_family,
     registered_oracle,
@@ -37,13 +41,15 @@ from .oracles import (
     wl_colors,
 )
 from .refine import fwl2_initial_colors, refine_1wl, refine_2fwl
-from .subgraphs import POLICIES, Bag, subgraph_bag
+from .subgraphs import POLICIES, Bag, BagFn, Copy, subgraph_bag
 
 __all__ = [
     "ORACLES",
     "ORACLE_SUMMARIES",
     "POLICIES",
     "Bag",
+    "BagFn",
+    "Copy",
     "RegisteredOracle",
     "WLResult",
     "check_oracle",
@@ -56,6 +62,7 @@ __all__ = [
     "oracle_patterns",
     "oracle_summary",
     "oracle_version",
+    "register_bag_oracle",
     "register_oracle",
     "register_oracle_family",
     "registered_oracle",

@@ -25,28 +25,39 @@ Subgraph oracles (DS-WL, Bevilacqua et al. 2022)
     and v marked by distinct ids (u == v gets a third id): (1,2)-WL of Zhou et al. 2023.
 
 Registered oracles
-    Plugins add oracles with :func:`register_oracle`: a ``refine`` function gives node
-    colours in one shared palette, and the graph colour is the histogram of node colours.
-    :func:`oracle_names` lists the built-in :data:`ORACLES` and the registered names; every
-    function of this module accepts both. E.g. the ``pathnn`` plugin registers
-    ``path_<kind>_K<K>[_dist]`` (its path refinement).
+    Plugins return :class:`wlkit.OracleRecord` (and :class:`wlkit.OracleFamilyRecord`) from
+    the hook ``wlkit_oracles``; notebooks may call :func:`register_oracle` instead. A
+    ``refine`` function gives node colours in one shared palette, and the graph colour is
+    the histogram of node colours. :func:`oracle_names` lists the built-in :data:`ORACLES`
+    and the registered names; every function of this module accepts both. E.g. the
+    ``pathnn`` plugin provides the family ``path_<kind>_K<K>[_dist]`` (its path refinement).
+Bag oracles (DS-WL over a policy's own copies)
+    A ``bag`` function (:func:`register_bag_oracle`, ``OracleRecord(bag=...)`` or
+    ``SubgraphPolicy.wl_bag``) lists the copies of one graph a policy builds
+    (:class:`~wlkit.wl.subgraphs.Copy`: kept nodes and edges, node and edge marks). wlkit
+    refines every copy with 1-WL, initial colour ``(node label, node mark)`` and edge colour
+    ``(edge label, edge mark)``, all copies of all graphs in one palette; copy colour =
+    histogram of its stable node colours; graph colour = multiset of its copy colours
+    (exactly DS-WL, as the built-in subgraph oracles). Node colour of ``v`` = multiset of
+    (copy colour, colour of ``v`` in the copy) over the copies that keep ``v``.
 """
 
 from __future__ import annotations
 
 import operator
 import re
+import warnings
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import TypeVar
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import numpy as np
 
-from ..errors import PluginError
+from ..errors import PluginError, WlkitError
 from ..graphs import SimpleGraph
-from ._canon import multiset_ids
+from ._canon import canon_rows, multiset_ids
 from .refine import fwl2_initial_colors, refine_1wl, refine_2fwl
-from .subgraphs import Bag, bag_union, subgraph_bag
+from .subgraphs import Bag, BagFn, bag_union, copies_union, subgraph_bag
 
 T = TypeVar("T")
 
@@ -64,6 +75,7 @@ __all__ = [
     "oracle_patterns",
     "oracle_summary",
     "oracle_version",
+    "register_bag_oracle",
     "register_oracle",
     "register_oracle_family",
     "registered_oracle",
@@ -110,13 +122,18 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+.\-]*")
 
 @dataclass(frozen=True)
 class RegisteredOracle:
-    """An oracle added with :func:`register_oracle` (see there for the fields)."""
+    """An oracle added with :func:`register_oracle`, :func:`register_bag_oracle` or the
+    ``wlkit_oracles`` hook (see there for the fields). ``refine`` is None for a bag oracle;
+    ``bag`` is left out of comparisons (equal name, summary, version and cost: the same
+    oracle); ``source`` names the plugin and distribution for messages."""
 
     name: str
-    refine: RefineFn
+    refine: RefineFn | None
     summary: str
     version: str
     cost: CostFn | None
+    bag: BagFn | None = field(default=None, compare=False)
+    source: str = field(default="", compare=False)
 
 
 _REGISTERED: dict[str, RegisteredOracle] = {}
@@ -188,31 +205,106 @@ def register_oracle(
     ...               "doc_degrees")
     False
     """
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise PluginError(f"register_oracle: bad oracle name {name!r}\n    hint: use letters, "
-                          "digits and _ + . - (e.g. 'path_ap_K4_dist')")
-    if name in ORACLE_SUMMARIES:
-        raise PluginError(f"register_oracle: {name!r} is a built-in oracle of wlkit.wl\n"
-                          "    hint: choose another name")
-    if not callable(refine) or (cost is not None and not callable(cost)):
+    if not callable(refine):
         raise PluginError(f"register_oracle: refine and cost of {name!r} must be callables")
-    entry = RegisteredOracle(name, refine, str(summary), str(version), cost)
+    return _add(name, RegisteredOracle(name, refine, str(summary), str(version), cost),
+                "register_oracle")
+
+
+def register_bag_oracle(
+    name: str,
+    bag: BagFn,
+    summary: str,
+    *,
+    version: str = "1",
+    cost: CostFn | None = None,
+) -> str:
+    """Add the exact DS-WL oracle of a bag of copies under ``name`` (no refinement to write).
+
+    ``bag(graph)`` returns the copies a policy builds from one graph, as a list of
+    :class:`~wlkit.wl.subgraphs.Copy` or a dense :class:`~wlkit.wl.subgraphs.Bag`; the
+    framework refines every copy with 1-WL and folds the colours as DS-WL does (module
+    docstring). A policy gets this for free by defining ``SubgraphPolicy.wl_bag``.
+
+    Parameters
+    ----------
+    name : str
+        As for :func:`register_oracle`.
+    bag : callable
+        ``bag(graph: SimpleGraph) -> list[Copy] | Bag``; isomorphism-equivariant (relabelling
+        the graph relabels the copies).
+    summary : str
+        One line for reports.
+    version : str
+        Bump it when the copies change (oracle-answer caches are keyed by it).
+    cost : callable, optional
+        ``cost(graph) -> int`` work units; default n (n + m) + 1, as node-deleted.
+
+    Returns
+    -------
+    str
+        ``name``. Re-registering the same name, summary, version and cost is a no-op (even
+        with another ``bag`` object, e.g. the method of an equal policy instance).
+
+    Raises
+    ------
+    PluginError
+        As :func:`register_oracle`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wlkit import graphs
+    >>> from wlkit.wl import Copy, distinguishes, register_bag_oracle
+    >>> def edge_marked(g):  # one copy per edge, with that edge marked
+    ...     return [Copy(edge_marks=np.eye(g.num_edges, dtype=np.int64)[e])
+    ...             for e in range(g.num_edges)]
+    >>> register_bag_oracle("doc_edge_marked", edge_marked, "DS-WL, one edge marked")
+    'doc_edge_marked'
+    >>> c6, two_c3 = graphs.cycle(6), graphs.disjoint_union(graphs.cycle(3), graphs.cycle(3))
+    >>> distinguishes(c6, two_c3, "1-WL"), distinguishes(c6, two_c3, "doc_edge_marked")
+    (False, True)
+    """
+    if not callable(bag):
+        raise PluginError(f"register_bag_oracle: bag of {name!r} must be a callable")
+    return _add(name, RegisteredOracle(name, None, str(summary), str(version), cost, bag=bag),
+                "register_bag_oracle")
+
+
+def _add(name: str, entry: RegisteredOracle, caller: str) -> str:
+    """Check ``entry`` and add it to the run-time registrations (see register_oracle)."""
+    _check_entry(name, entry, caller)
     known = _REGISTERED.get(name)
     if known is not None:
         if known == entry:
             return name
         raise PluginError(
-            f"register_oracle: oracle {name!r} is already registered with a different "
+            f"{caller}: oracle {name!r} is already registered with a different "
             f"function ({_describe(known)}; now {_describe(entry)})\n"
             "    hint: pick a new name, or register the same refine/version/cost")
     _REGISTERED[name] = entry
     return name
 
 
+def _check_entry(name: str, entry: RegisteredOracle, caller: str) -> None:
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise PluginError(f"{caller}: bad oracle name {name!r}\n    hint: use letters, "
+                          "digits and _ + . - (e.g. 'path_ap_K4_dist')")
+    if name in ORACLE_SUMMARIES:
+        raise PluginError(f"{caller}: {name!r} is a built-in oracle of wlkit.wl\n"
+                          "    hint: choose another name")
+    if (entry.refine is None) == (entry.bag is None):
+        raise PluginError(f"{caller}: oracle {name!r} needs exactly one of refine and bag")
+    for fn in (entry.refine, entry.bag, entry.cost):
+        if fn is not None and not callable(fn):
+            raise PluginError(f"{caller}: refine and cost of {name!r} must be callables")
+
+
 def _describe(entry: RegisteredOracle) -> str:
-    fn = entry.refine
+    fn = entry.refine if entry.refine is not None else entry.bag
     label = getattr(fn, "__qualname__", None) or type(fn).__qualname__
-    return f"{getattr(fn, '__module__', '?')}.{label}, version {entry.version}"
+    text = f"{getattr(fn, '__module__', '?')}.{label}, version {entry.version}"
+    return f"{text}, {entry.source}" if entry.source else text
 
 
 def oracle_names() -> tuple[str, ...]:
@@ -223,7 +315,10 @@ def oracle_names() -> tuple[str, ...]:
     >>> oracle_names()[: len(ORACLES)] == ORACLES
     True
     """
-    return ORACLES + tuple(_REGISTERED)
+    found = _plugin_oracles()
+    plugin = tuple(n for n in [*found.table, *(n for n, e in found.resolved.items() if e)]
+                   if n not in _REGISTERED)
+    return ORACLES + tuple(_REGISTERED) + plugin
 
 
 def oracle_summary(oracle: str) -> str:
@@ -231,21 +326,21 @@ def oracle_summary(oracle: str) -> str:
     check_oracle(oracle)
     if oracle in ORACLE_SUMMARIES:
         return ORACLE_SUMMARIES[oracle]
-    return _REGISTERED[oracle].summary
+    return _lookup(oracle).summary  # type: ignore[union-attr]
 
 
 def oracle_version(oracle: str) -> str | None:
     """The ``version`` a registered oracle was registered with; None for a built-in one
     (built-ins change only with wlkit itself)."""
     check_oracle(oracle)
-    entry = _REGISTERED.get(oracle)
+    entry = _lookup(oracle)
     return entry.version if entry is not None else None
 
 
 def registered_oracle(oracle: str) -> RegisteredOracle | None:
     """The registration of ``oracle``, or None for a built-in or unknown name."""
     _known(oracle)
-    return _REGISTERED.get(oracle)
+    return _lookup(oracle)
 
 
 @dataclass(frozen=True)
@@ -301,18 +396,111 @@ def register_oracle_family(prefix: str, resolve: Callable[[str], str | None],
 
 def _known(oracle: str) -> bool:
     """Whether ``oracle`` is built in or registered, resolving families on first use."""
-    if oracle in ORACLE_SUMMARIES or oracle in _REGISTERED:
-        return True
-    if isinstance(oracle, str):
-        for family in list(_FAMILIES.values()):
-            if oracle.startswith(family.prefix) and family.resolve(oracle) == oracle:
-                return oracle in _REGISTERED
-    return False
+    return oracle in ORACLE_SUMMARIES or _lookup(oracle) is not None
+
+
+def _lookup(oracle: str) -> RegisteredOracle | None:
+    """The registration of a non-built-in name: run-time registrations first (they are
+    cheap and shadow a plugin's oracle of the same name), then the plugins' oracles, then
+    the families (run-time, then plugins'), resolved once per name."""
+    if not isinstance(oracle, str) or oracle in ORACLE_SUMMARIES:
+        return None
+    entry = _REGISTERED.get(oracle)
+    if entry is not None:
+        return entry
+    for family in list(_FAMILIES.values()):
+        if oracle.startswith(family.prefix) and family.resolve(oracle) == oracle:
+            return _REGISTERED.get(oracle)
+    return _plugin_oracles().lookup(oracle)
+
+
+class _PluginOracles:
+    """The oracles of the ``wlkit_oracles`` hooks of one plugin registry."""
+
+    def __init__(self, registry: Any | None):
+        self.registry = registry
+        self.table: dict[str, RegisteredOracle] = {}
+        self.families: list[tuple[Any, Any]] = []  # (OracleFamilyRecord, Registered)
+        self.clashes: dict[str, str] = {}  # name -> who registers it
+        self.resolved: dict[str, RegisteredOracle | None] = {}
+        if registry is None:
+            return
+        from wlkit.records import OracleFamilyRecord, OracleRecord
+
+        by_name, clashes = registry.hook_records("oracle", (OracleRecord,))
+        for name, entry in by_name.items():
+            made = self._entry(entry.record, entry)
+            if made is not None:
+                self.table[name] = made
+        for name, entries in clashes.items():
+            self.clashes[name] = " and ".join(f"{e.plugin} ({e.source} {e.version})"
+                                              for e in entries)
+        families, _ = registry.hook_records("oracle", (OracleFamilyRecord,), key="prefix")
+        self.families = [(e.record, e) for e in families.values()]
+
+    def _entry(self, record: Any, entry: Any) -> RegisteredOracle | None:
+        where = f"plugin {entry.plugin!r} from distribution {entry.source} {entry.version}"
+        made = RegisteredOracle(record.name, record.refine, str(record.summary),
+                                str(record.version), record.cost, bag=record.bag,
+                                source=where.rstrip())
+        try:
+            _check_entry(record.name, made, f"wlkit_oracles of {where.rstrip()}")
+        except PluginError as exc:  # one bad record must not hide the other oracles
+            from wlkit.manager import PluginWarning
+
+            warnings.warn(f"{exc}; the oracle was skipped", PluginWarning, stacklevel=4)
+            return None
+        return made
+
+    def lookup(self, oracle: str) -> RegisteredOracle | None:
+        if oracle in self.clashes:
+            raise PluginError(f"WL oracle {oracle!r} is registered by {self.clashes[oracle]}"
+                              "\n    hint: uninstall one of them, or limit loading with "
+                              "WLKIT_PLUGINS=...")
+        if oracle in self.table:
+            return self.table[oracle]
+        if oracle not in self.resolved:
+            self.resolved[oracle] = self._resolve(oracle)
+        return self.resolved[oracle]
+
+    def _resolve(self, oracle: str) -> RegisteredOracle | None:
+        from wlkit.records import OracleRecord
+
+        for family, entry in self.families:
+            if not oracle.startswith(family.prefix):
+                continue
+            record = family.resolve(oracle)
+            if record is None:
+                continue
+            if not isinstance(record, OracleRecord) or record.name != oracle:
+                raise PluginError(
+                    f"WL oracle family {family.prefix!r} of plugin {entry.plugin!r} "
+                    f"(distribution {entry.source} {entry.version}): resolve({oracle!r}) "
+                    f"returned {record!r}, expected an OracleRecord named {oracle!r} or None")
+            made = self._entry(record, entry)
+            if made is not None:
+                return made
+        return None
+
+
+_PLUGIN_CACHE: list[_PluginOracles] = []
+
+
+def _plugin_oracles() -> _PluginOracles:
+    """The plugins' oracles, collected again whenever the plugin registry changes."""
+    from wlkit.manager import get_registry
+
+    registry = get_registry()
+    if not _PLUGIN_CACHE or _PLUGIN_CACHE[0].registry is not registry:
+        _PLUGIN_CACHE[:] = [_PluginOracles(registry)]
+    return _PLUGIN_CACHE[0]
 
 
 def oracle_patterns() -> tuple[str, ...]:
-    """The name patterns of the oracle families (:func:`register_oracle_family`)."""
-    return tuple(f.pattern for f in _FAMILIES.values())
+    """The name patterns of the oracle families (:func:`register_oracle_family` and the
+    plugins' :class:`wlkit.OracleFamilyRecord`)."""
+    return (tuple(f.pattern for f in _FAMILIES.values())
+            + tuple(f.pattern for f, _ in _plugin_oracles().families))
 
 
 def check_oracle(oracle: str) -> str:
@@ -348,6 +536,10 @@ class WLResult:
         stop once all pairs of interest differed), unequal ``graph_ids`` still prove
         separation, but equal ids only mean "equal after ``rounds`` rounds". Always True
         for registered oracles: their ``refine`` gives the final answer.
+    node_colors : list of numpy.ndarray, optional
+        Bag oracles (:func:`register_bag_oracle`) only: per graph, int64 ``[n]`` node
+        colours folded from the copies (module docstring), one palette; ``colors`` then
+        holds the copy colours ``[S]`` in bag order.
     """
 
     oracle: str
@@ -355,6 +547,7 @@ class WLResult:
     graph_ids: np.ndarray
     rounds: int
     stable: bool
+    node_colors: list[np.ndarray] | None = None
 
     def classes(self) -> list[list[int]]:
         """Graph indices grouped by graph colour, in order of first appearance."""
@@ -403,11 +596,14 @@ def _run(
 ) -> WLResult:
     check_oracle(oracle)
     num = len(graphs)
-    if oracle in _REGISTERED:
+    entry = _lookup(oracle)
+    if entry is not None and entry.bag is not None:
+        return _run_bag(graphs, entry, max_rounds, pairs)
+    if entry is not None:
         if max_rounds is not None:
             raise ValueError(f"WL oracle {oracle!r} is registered and runs its own rounds; "
-                             "max_rounds is only supported by the built-in oracles")
-        return _run_registered(graphs, _REGISTERED[oracle])
+                             "max_rounds is only supported by the built-in and bag oracles")
+        return _run_registered(graphs, entry)
     if oracle == "2-FWL":
         atomic = [
             fwl2_initial_colors(g.num_nodes, g.edges, g.node_labels, g.edge_labels) for g in graphs
@@ -457,10 +653,52 @@ def _run(
     return WLResult(oracle, per_graph, graph_ids(colors), rounds, stable)
 
 
+def _run_bag(graphs: list[SimpleGraph], entry: RegisteredOracle, max_rounds: int | None,
+             pairs: np.ndarray | None) -> WLResult:
+    """DS-WL over the copies of a bag oracle: 1-WL on all copies jointly, then the folds."""
+    num = len(graphs)
+    bags = []
+    for i, g in enumerate(graphs):
+        try:
+            bags.append(entry.bag(g))  # type: ignore[misc]
+        except WlkitError:
+            raise
+        except Exception as exc:
+            raise PluginError(f"WL oracle {entry.name!r} ({_describe(entry)}): bag failed on "
+                              f"graph {i} ({g.name or 'unnamed'}): {type(exc).__name__}: "
+                              f"{exc}") from None
+    try:
+        union, origin = copies_union(graphs, bags)
+    except ValueError as exc:
+        raise PluginError(f"WL oracle {entry.name!r} ({_describe(entry)}): {exc}\n    hint: "
+                          "see wlkit.wl.Copy for what a copy may hold") from None
+
+    def sub_ids(colors: np.ndarray) -> np.ndarray:
+        return multiset_ids(union.subgraph_of_node, colors, union.num_subgraphs)[0]
+
+    def graph_ids(colors: np.ndarray) -> np.ndarray:
+        return multiset_ids(union.graph_of_subgraph, sub_ids(colors), num)[0]
+
+    colors, rounds, stable = refine_1wl(
+        union.num_nodes, union.src, union.dst, union.init, union.edge_colors,
+        max_rounds=max_rounds, stop=_pair_stop(pairs, graph_ids))
+    copies = sub_ids(colors)
+    # node v: the multiset of (copy colour, colour of v in the copy) over its copies
+    pair_ids, _ = canon_rows(np.stack([copies[union.subgraph_of_node], colors], axis=1))
+    sizes = [g.num_nodes for g in graphs]
+    nodes, _ = multiset_ids(origin, pair_ids, int(sum(sizes)))
+    node_bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    sub_bounds = np.concatenate([[0], np.cumsum(np.bincount(union.graph_of_subgraph,
+                                                            minlength=num))]).astype(np.int64)
+    return WLResult(entry.name, [copies[sub_bounds[i]:sub_bounds[i + 1]] for i in range(num)],
+                    graph_ids(colors), rounds, stable,
+                    [nodes[node_bounds[i]:node_bounds[i + 1]] for i in range(num)])
+
+
 def _run_registered(graphs: list[SimpleGraph], entry: RegisteredOracle) -> WLResult:
     """Call a registered ``refine``, check its answer, and build graph colours from it."""
     num = len(graphs)
-    answer = entry.refine(graphs)
+    answer = entry.refine(graphs)  # type: ignore[misc]
     try:
         node_colours, rounds = answer
         node_colours = [np.asarray(c) for c in node_colours]
@@ -545,9 +783,11 @@ def oracle_cost(g: SimpleGraph, oracle: str) -> int:
     ``two_node_marked``), a registered oracle's ``cost`` (default n + m + 1)."""
     check_oracle(oracle)
     n, m = g.num_nodes, g.num_edges
-    entry = _REGISTERED.get(oracle)
-    if entry is not None:
-        return max(int(entry.cost(g)), 1) if entry.cost is not None else n + m + 1
+    entry = _lookup(oracle)
+    if entry is not None and entry.cost is not None:
+        return max(int(entry.cost(g)), 1)
+    if entry is not None and entry.bag is None:
+        return n + m + 1
     if oracle == "1-WL":
         return n + m
     if oracle == "2-FWL":
@@ -590,7 +830,9 @@ def separated_pairs(
     """
     check_oracle(oracle)
     if budget is None:
-        budget = REGISTERED_BUDGET if oracle in _REGISTERED else 2_000_000
+        entry = _lookup(oracle)
+        # refine oracles cannot stop early: big batches; the others stop once all differ
+        budget = REGISTERED_BUDGET if entry is not None and entry.bag is None else 2_000_000
     pairs = list(pairs)
     out = np.zeros(len(pairs), dtype=bool)
     start = 0

@@ -24,8 +24,9 @@ prefixes read from the far end (:func:`path_trie`), so the LSTM computes each sh
 prefix's state once (:class:`PathNN`); the result equals running ``nn.LSTM`` on every path.
 
 The exact oracle of ``sp_plus`` and ``ap`` (:func:`path_refinement`, an upper bound of the
-model with the same settings) is registered in :mod:`wlkit.wl` as ``path_<kind>_K<K>`` (with
-``_dist`` for AP with distances) by :func:`path_oracle`, and is ``PathPolicy.wl_oracle``. It
+model with the same settings) is provided to :mod:`wlkit.wl` through the hook
+``wlkit_oracles`` as ``path_<kind>_K<K>`` (with ``_dist`` for AP with distances; the name is
+:func:`path_oracle`'s), and is ``PathPolicy.wl_oracle``. It
 ignores edge labels: the model reads edge features only from a dataset's edge encoder, and
 ``wlkit separate`` feeds it a constant edge feature.
 
@@ -50,6 +51,7 @@ from wlkit.plugins.policies.pathnn.oracle import (
     PathOracle,
     path_oracle,
     path_refinement,
+    wlkit_oracles,
 )
 from wlkit.plugins.policies.pathnn.policy import (
     PathPolicy,
@@ -76,5 +78,6 @@ __all__ = [
     "path_refinement",
     "path_trie",
     "trie_paths",
+    "wlkit_oracles",
     "wlkit_subgraph_policies",
 ]

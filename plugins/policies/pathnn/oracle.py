@@ -1,5 +1,6 @@
 """The exact oracle of PathNN (sp_plus and ap): path refinement, an upper bound of the
-model with the same settings, registered in :mod:`wlkit.wl` as ``path_<kind>_K<K>[_dist]``."""
+model with the same settings, provided to :mod:`wlkit.wl` through the hook
+``wlkit_oracles`` as the family ``path_<kind>_K<K>[_dist]`` (resolved on first use)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from wlkit import (
-    WlkitError,
-)
+from wlkit import OracleFamilyRecord, OracleRecord, WlkitError, hookimpl
 from wlkit.plugins.policies.pathnn.enumeration import (
     PATH_KINDS,
     enumerate_paths,
     path_count_bound,
 )
-from wlkit.wl import multiset_ids, register_oracle, register_oracle_family
+from wlkit.wl import multiset_ids
 
 # --------------------------------------------------------------------------- exact oracle
 
@@ -179,12 +178,12 @@ def _path_codes(paths: np.ndarray, dists: np.ndarray | None, colours: np.ndarray
 
 @dataclass(frozen=True)
 class PathOracle:
-    """The exact oracle of PathNN with given settings, as registered in :mod:`wlkit.wl`.
+    """The exact oracle of PathNN with given settings, as :mod:`wlkit.wl` runs it.
 
     Calling it refines graphs (:func:`path_refinement`); :meth:`cost` estimates the work
     of one graph (nodes + edges + the non-backtracking walks bounding its paths,
-    :func:`path_count_bound`). Equal settings give equal objects, so registering twice is a
-    no-op. Use :func:`path_oracle` to get the registered name.
+    :func:`path_count_bound`). Equal settings give equal objects. Use :func:`path_oracle`
+    to get the oracle's name.
 
     Examples
     --------
@@ -216,17 +215,17 @@ class PathOracle:
         return graph.num_nodes + len(edges) + walks
 
 
-_ORACLE_VERSION = "1"
-_PATH_ORACLES: dict[str, PathOracle] = {}
+_ORACLE_VERSION = "1"  # part of the cache key of oracle answers: bump when answers change
 
 
 def path_oracle(kind: str, K: int, distances: bool) -> str | None:
-    """Register (once) and name the exact oracle of PathNN with these settings.
+    """The name of the exact oracle of PathNN with these settings (in :mod:`wlkit.wl`).
 
     ``sp_plus`` ignores ``distances`` (the i-th node of a shortest path is at distance i,
     so they add nothing): ``path_sp_plus_K<K>``. ``ap``: ``path_ap_K<K>`` or
     ``path_ap_K<K>_dist``. ``sp`` has none (None): its tie-break depends on the node
-    numbering, so it is not invariant.
+    numbering, so it is not invariant. The plugin's ``wlkit_oracles`` hook resolves the
+    name when :mod:`wlkit.wl` first sees it.
 
     Examples
     --------
@@ -240,25 +239,26 @@ def path_oracle(kind: str, K: int, distances: bool) -> str | None:
         return None
     if kind not in ORACLE_KINDS:
         raise ValueError(f"kind must be one of {', '.join(PATH_KINDS)}, got {kind!r}")
-    oracle = PathOracle(kind, K, bool(distances) and kind == "ap")
-    known = _PATH_ORACLES.setdefault(oracle.name, oracle)
-    return register_oracle(known.name, known, known.summary, version=_ORACLE_VERSION,
-                           cost=known.cost)
+    return PathOracle(kind, K, bool(distances) and kind == "ap").name
 
 
 _ORACLE_NAME = re.compile(r"path_(sp_plus|ap)_K([1-9][0-9]?)(_dist)?")
 
 
-def _resolve_path_oracle(name: str) -> str | None:
-    """Register ``path_<kind>_K<K>[_dist]`` on first use (``wlkit analyze --oracle``)."""
+def _resolve_path_oracle(name: str) -> OracleRecord | None:
+    """The record of ``path_<kind>_K<K>[_dist]`` (``wlkit analyze --oracle``), else None."""
     match = _ORACLE_NAME.fullmatch(name)
     if match is None:
         return None
     kind, K, distances = match.group(1), int(match.group(2)), match.group(3) is not None
     if K > 64 or (kind == "sp_plus" and distances):  # sp_plus names carry no _dist
         return None
-    return path_oracle(kind, K, distances)
+    oracle = PathOracle(kind, K, distances)
+    return OracleRecord(name=oracle.name, refine=oracle, summary=oracle.summary,
+                        version=_ORACLE_VERSION, cost=oracle.cost)
 
 
-register_oracle_family("path_", _resolve_path_oracle,
-                       "path_sp_plus_K<K>, path_ap_K<K>[_dist] (pathnn)")
+@hookimpl
+def wlkit_oracles() -> list[OracleFamilyRecord]:
+    return [OracleFamilyRecord(prefix="path_", resolve=_resolve_path_oracle,
+                               pattern="path_sp_plus_K<K>, path_ap_K<K>[_dist] (pathnn)")]
