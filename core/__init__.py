@@ -3,6 +3,20 @@
 The public API that built-in and third-party plugins use::
 
     from wlkit import hookimpl, AggregatorRecord, Aggregator, Param
+
+Public modules (:data:`PUBLIC_MODULES`; a plugin imports only their ``__all__`` names, never
+a name starting with ``_`` nor another module of the kernel, engine or tools):
+
+``wlkit``
+    the plugin contract: hooks, records, base classes, ``Param``, errors, I/O helpers;
+``wlkit.wl``
+    exact WL oracles (1-WL, 2-FWL, subgraph WL, bag oracles) and their registration;
+``wlkit.graphs``
+    ``SimpleGraph`` and the classic graphs (CSL, CFI, strongly regular, ...);
+``wlkit.suites``
+    WL-separation suites (``WLSuite``, ``SuitePair``, ``load_suite``);
+``wlkit.testing``
+    the conformance kit (probes, ``assert_*`` helpers, pytest fixtures).
 """
 
 __version__ = "0.1.0"
@@ -12,6 +26,11 @@ from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 from wlkit.errors import DatasetError, PipelineError, PluginError, Problem, WlkitError
 from wlkit.hookspecs import hookimpl, hookspec
+
+#: The modules plugins may import from (their ``__all__``); tests/test_public_api.py checks
+#: the built-in plugins against it and docs/reference.md documents each.
+PUBLIC_MODULES: tuple[str, ...] = ("wlkit", "wlkit.wl", "wlkit.graphs", "wlkit.suites",
+                                   "wlkit.testing")
 
 # DGL prints a backend notice on first import unless the backend is chosen explicitly.
 _os.environ.setdefault("DGLBACKEND", "pytorch")
@@ -166,6 +185,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "FAMILIES",
+    "PUBLIC_MODULES",
     "REQUIRED",
     "Aggregator",
     "AggregatorRecord",

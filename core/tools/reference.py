@@ -1,10 +1,12 @@
 """The Markdown reference written by ``wlkit plugins --reference`` (``docs/reference.md``).
 
 Everything in it comes from the code: the hooks and their docstrings
-(:mod:`wlkit.hookspecs`), the public API a plugin imports (``from wlkit import ...``), the
-conformance kit (:mod:`wlkit.testing`) and every registered component with its record's
-facts and parameter schema and its factory's docstring. The output is deterministic:
-sorted, with no timestamps or paths, so a test can compare it with the committed file.
+(:mod:`wlkit.hookspecs`), the public API a plugin imports (``from wlkit import ...`` and the
+public modules of :data:`wlkit.PUBLIC_MODULES`: :mod:`wlkit.wl`, :mod:`wlkit.graphs`,
+:mod:`wlkit.suites`, the conformance kit :mod:`wlkit.testing`) and every registered
+component with its record's facts and parameter schema and its factory's docstring. The
+output is deterministic: sorted, with no timestamps or paths, so a test can compare it with
+the committed file.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import textwrap
 from collections.abc import Callable
 from typing import Any
 
-from wlkit.manager import HOOK_OF_FAMILY, Registry, get_registry
+from wlkit.manager import HOOK_OF_FAMILY, RECORD_HOOKS, Registry, get_registry
 from wlkit.params import REQUIRED, Param
 from wlkit.records import FAMILIES, Registered
 
@@ -29,6 +31,10 @@ _TITLES = {"aggregator": "Aggregators", "positional_encoding": "Positional encod
 _SINGULAR = {"aggregator": "aggregator", "positional_encoding": "positional encoding",
              "subgraph_policy": "subgraph policy", "readout": "readout", "layer": "layer",
              "dataset": "dataset"}
+#: The public modules besides ``wlkit`` itself, with their section titles, in this order.
+_MODULE_TITLES = {"wlkit.wl": "WL oracles: wlkit.wl", "wlkit.graphs": "Graphs: wlkit.graphs",
+                  "wlkit.suites": "WL suites: wlkit.suites",
+                  "wlkit.testing": "Conformance kit: wlkit.testing"}
 _CALLS = {"aggregator": "factory(dim, **params)", "readout": "factory(dim, **params)",
           "layer": "factory(dim, aggregator, **params)",
           "positional_encoding": "factory(**params)", "subgraph_policy": "factory(**params)",
@@ -306,7 +312,7 @@ def hooks_section() -> list[str]:
 
     hooks = [(n, f) for n, f in vars(hookspecs).items()
              if n.startswith("wlkit_") and hasattr(f, "wlkit_spec")]
-    registration = set(HOOK_OF_FAMILY.values())
+    registration = set(HOOK_OF_FAMILY.values()) | set(RECORD_HOOKS.values())
     out = ["## Hooks", "", docstring_markdown(hookspecs.__doc__), ""]
     for title, group in (("Registration hooks", [h for h in hooks if h[0] in registration]),
                          ("Lifecycle hooks", [h for h in hooks if h[0] not in registration])):
@@ -370,8 +376,9 @@ def _constant(value: Any) -> str:
 
 def reference_markdown(registry: Registry | None = None) -> str:
     """The whole reference (see the module docstring)."""
+    import importlib
+
     import wlkit
-    from wlkit import testing
 
     registry = registry or get_registry()
     counts = {f: len(registry.names(f)) for f in FAMILIES}
@@ -380,9 +387,10 @@ def reference_markdown(registry: Registry | None = None) -> str:
         "",
         f"Generated from the code of wlkit {wlkit.__version__} by `wlkit plugins "
         "--reference`: the hooks a plugin implements, the public API it imports "
-        "(`from wlkit import ...`), the conformance kit (`wlkit.testing`) and every "
-        "registered component with its parameters. Do not edit it by hand; regenerate it "
-        "with",
+        "(`from wlkit import ...` and the public modules `wlkit.wl`, `wlkit.graphs`, "
+        "`wlkit.suites` and the conformance kit `wlkit.testing`; nothing else, and no name "
+        "starting with `_`) and every registered component with its parameters. Do not edit "
+        "it by hand; regenerate it with",
         "",
         "```console",
         f"$ {REGENERATE}",
@@ -395,8 +403,8 @@ def reference_markdown(registry: Registry | None = None) -> str:
         "",
         "- [Hooks](#hooks)",
         "- [Public API](#public-api)",
-        "- [Conformance kit: wlkit.testing](#conformance-kit-wlkittesting)",
     ]
+    out += [f"- [{title}](#{_anchor(title)})" for title in _MODULE_TITLES.values()]
     for family in FAMILIES:
         title = _TITLES[family]
         out.append(f"- [{title}](#{_anchor(title)}) ({counts[family]}): "
@@ -405,9 +413,11 @@ def reference_markdown(registry: Registry | None = None) -> str:
     out.append("")
     out += hooks_section()
     out += api_section("Public API", wlkit, list(wlkit.__all__))
-    kit = api_section("Conformance kit: wlkit.testing", testing, list(testing.__all__))
-    kit[2:2] = [docstring_markdown(testing.__doc__), ""]
-    out += kit
+    for name, title in _MODULE_TITLES.items():
+        module = importlib.import_module(name)
+        section = api_section(title, module, list(module.__all__))
+        section[2:2] = [docstring_markdown(module.__doc__), ""]
+        out += section
     for family in FAMILIES:
         out += [f"## {_TITLES[family]}", ""]
         for entry in registry.entries(family):
