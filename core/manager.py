@@ -55,9 +55,10 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "wlkit.datasets.ogb",
     "wlkit.datasets.smiles",
     "wlkit.datasets.wl_suites",
-    "wlkit.cli.builtin",
 )
-"""Modules registered before any third-party plugin, through the same manager."""
+"""Modules registered before any third-party plugin, through the same manager. wlkit's own
+subcommands are not among them: the kernel does not import the CLI, which hands its
+commands plugin to :meth:`PluginHost.add_commands`."""
 
 HOOK_OF_FAMILY: dict[str, str] = {
     "aggregator": "wlkit_aggregators",
@@ -246,7 +247,7 @@ class PluginHost:
 
     # -- commands --------------------------------------------------------------------
 
-    def add_commands(self, subparsers: Any) -> None:
+    def add_commands(self, subparsers: Any, builtin: Any = None) -> None:
         """Let every plugin add its subcommands (``wlkit_commands``), built-ins first.
 
         Each plugin's hook runs on its own: one that fails, or takes a command name already
@@ -257,12 +258,27 @@ class PluginHost:
         ----------
         subparsers : argparse._SubParsersAction
             The sub-parser action of the ``wlkit`` parser.
+        builtin : module, optional
+            wlkit's own commands plugin (``wlkit.cli.builtin``), registered as part of
+            wlkit (once) and run first; the CLI passes it so that the kernel need not
+            import the CLI.
         """
+        own_name = None
+        if builtin is not None:
+            own_name = getattr(builtin, "__name__", "wlkit-commands")
+            if self.pm.get_plugin(own_name) is None:
+                registry = self._registry
+                self.register(builtin, own_name, ("wlkit", _wlkit_version()))
+                self._registry = registry  # it registers commands, no components
+
+        def own(plugin_name: str) -> bool:
+            return plugin_name == own_name or is_builtin(plugin_name)
+
         strict = _flag("WLKIT_STRICT_PLUGINS")
         owners: dict[str, str] = {}  # command (or alias) -> the plugin that added it
         # built-ins first whatever the hook order (a trylast plugin would come before them)
         impls = sorted(self.pm.hook.wlkit_commands.get_hookimpls(),
-                       key=lambda impl: not is_builtin(impl.plugin_name))
+                       key=lambda impl: not own(impl.plugin_name))
         for impl in impls:
             dist, version = self.plugin_source(impl.plugin)
             before = set(subparsers.choices)
@@ -295,7 +311,7 @@ class PluginHost:
                          f"{version}".rstrip())
                 if isinstance(exc, _CommandTaken):
                     owner = exc.owner
-                    owner_text = ("wlkit" if is_builtin(owner) else
+                    owner_text = ("wlkit" if own(owner) else
                                   f"plugin {owner!r} (distribution "
                                   f"{' '.join(self.sources.get(owner, ('<unknown>',)))})")
                     message = (f"{where}: its command {exc.command!r} is already a command "

@@ -21,13 +21,16 @@ from collections.abc import Sequence
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``wlkit`` parser with every registered subcommand (built-ins first)."""
+    from wlkit.cli import builtin
     from wlkit.manager import get_host
 
     parser = argparse.ArgumentParser(
         prog="wlkit", description="Expressive graph neural networks from YAML pipelines.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    get_host().add_commands(sub)
+    # the built-in commands go through the same hook; handed in, as the kernel (manager)
+    # must not import the CLI
+    get_host().add_commands(sub, builtin=builtin)
     return parser
 
 

@@ -46,7 +46,7 @@ def parser_of(host: PluginHost) -> tuple[argparse.ArgumentParser, list[str]]:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
-        host.add_commands(sub)
+        host.add_commands(sub, builtin=builtin)
     return parser, [str(w.message) for w in record if issubclass(w.category, PluginWarning)]
 
 
@@ -82,6 +82,16 @@ def test_builtins_come_first_and_a_plugin_command_runs(host, capsys):
     assert args.handler(args) == 7
     assert capsys.readouterr().out == "hello ada\n"
     assert "hello" in parser.format_help()
+
+
+def test_the_builtin_commands_are_registered_once_as_part_of_wlkit(host):
+    parser_of(host)
+    parser, messages = parser_of(host)  # a second parser: no "command taken" by wlkit itself
+    assert messages == [] and set(commands(parser)) == BUILTIN_COMMANDS
+    assert host.plugin_source(builtin)[0] == "wlkit"
+    bare = argparse.ArgumentParser().add_subparsers()
+    PluginHost(autoload=False).add_commands(bare)  # the kernel alone knows no commands
+    assert dict(bare.choices) == {}
 
 
 TAKES_RUN = """
