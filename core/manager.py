@@ -39,7 +39,15 @@ import pluggy
 from wlkit import hookspecs
 from wlkit.errors import PluginError
 from wlkit.params import choices_hint, did_you_mean
-from wlkit.records import FAMILIES, RECORD_TYPES, ComponentRecord, Registered
+from wlkit.records import (
+    FAMILIES,
+    RECORD_TYPES,
+    ComponentRecord,
+    OracleFamilyRecord,
+    OracleRecord,
+    Registered,
+    WLSuiteRecord,
+)
 
 ENTRY_POINT_GROUP = "wlkit"
 
@@ -68,6 +76,18 @@ HOOK_OF_FAMILY: dict[str, str] = {
     "layer": "wlkit_layers",
     "dataset": "wlkit_datasets",
 }
+
+
+RECORD_HOOKS: dict[str, str] = {
+    "wl_suite": "wlkit_wl_suites",
+    "oracle": "wlkit_oracles",
+}
+_HOOK_RECORD_TYPES: dict[str, tuple[type, ...]] = {
+    "wl_suite": (WLSuiteRecord,),
+    "oracle": (OracleRecord, OracleFamilyRecord),
+}
+"""Registration hooks whose records are not components (collected on first use by
+:meth:`Registry.hook_records`: :mod:`wlkit.suites` and :mod:`wlkit.wl` read them)."""
 
 
 COMPONENT_NAME = re.compile(r"[a-z0-9][a-z0-9_.+-]*")
@@ -106,7 +126,8 @@ class PluginFailure:
 
     def affects(self, family: str) -> bool:
         """Whether the failure may hide components of ``family``."""
-        return self.hook is None or self.hook == HOOK_OF_FAMILY.get(family)
+        return self.hook is None or self.hook == HOOK_OF_FAMILY.get(
+            family, RECORD_HOOKS.get(family))
 
 
 def is_builtin(plugin_name: str) -> bool:
@@ -534,6 +555,92 @@ class Registry:
                 f"{choices}; {len(failures)} plugin(s) failed to load and may provide it: "
                 f"{named} (see the warnings above, or set WLKIT_STRICT_PLUGINS=1)")
         return f"unknown {family} {name!r}", choices
+
+    def hook_records(self, what: str, expected: tuple[type, ...],
+                     key: str = "name") -> tuple[dict[str, Registered],
+                                                 dict[str, list[Registered]]]:
+        """The records of a non-component hook (:data:`RECORD_HOOKS`), collected once.
+
+        The rules of the component families apply: built-ins first and a built-in wins a
+        name over a third-party plugin (warning); two third-party plugins of one name are
+        a clash (returned apart, so that only the users of the name fail); a hook that
+        fails or returns something else than ``expected`` records is skipped with a
+        warning naming the plugin and its distribution.
+
+        Parameters
+        ----------
+        what : str
+            A key of :data:`RECORD_HOOKS` (``"wl_suite"``, ``"oracle"``).
+        expected : tuple of type
+            The record classes the hook may return.
+        key : str
+            The record attribute records are named by (``"name"``, ``"prefix"``).
+
+        Returns
+        -------
+        by_name : dict of str to Registered
+            The usable records by name.
+        clashes : dict of str to list of Registered
+            Names registered by two or more third-party plugins.
+        """
+        cache = self.__dict__.setdefault("_hook_records", {})
+        if (what, expected, key) in cache:
+            return cache[what, expected, key]
+        by_name: dict[str, Registered] = {}
+        clashes: dict[str, list[Registered]] = {}
+        for impl, dist, version, result in self._hook_results(what):
+            for item in result:
+                if not isinstance(item, expected):
+                    continue  # another record kind of the same hook (e.g. oracle families)
+                entry = Registered(item, dist, version, impl.plugin_name)
+                name = getattr(item, key)
+                if name in clashes:
+                    clashes[name].append(entry)
+                elif name not in by_name:
+                    by_name[name] = entry
+                elif is_builtin(by_name[name].plugin) and not is_builtin(entry.plugin):
+                    first = by_name[name]
+                    self._warn(f"plugin {entry.plugin!r} (distribution {entry.source} "
+                               f"{entry.version}) registers the {what} {name!r}, which wlkit "
+                               f"already provides ({first.plugin}); the built-in is used\n"
+                               f"    hint: rename it in {entry.source} or prefix it, e.g. "
+                               f"'{name_prefix(entry.source)}_{name}'")
+                else:
+                    clashes[name] = [by_name.pop(name), entry]
+        cache[what, expected, key] = by_name, clashes
+        return by_name, clashes
+
+    def _hook_results(self, what: str) -> list[tuple[Any, str, str, list[Any]]]:
+        """``(impl, dist, version, records)`` of every plugin's hook, each called once."""
+        cache = self.__dict__.setdefault("_hook_results_cache", {})
+        if what in cache:
+            return cache[what]
+        hook, allowed = RECORD_HOOKS[what], _HOOK_RECORD_TYPES[what]
+        out = []
+        impls = sorted(getattr(self._host.pm.hook, hook).get_hookimpls(),
+                       key=lambda i: not is_builtin(i.plugin_name))
+        for impl in impls:
+            dist, version = self._host.plugin_source(impl.plugin)
+            try:
+                result = impl.function()
+                result = [] if result is None else list(result)
+                for item in result:
+                    if not isinstance(item, allowed):
+                        raise TypeError(f"expected {' or '.join(t.__name__ for t in allowed)}"
+                                        f" items, got {type(item).__name__}")
+            except Exception as exc:
+                if self._strict:
+                    raise
+                reason = f"{type(exc).__name__}: {exc}"
+                self._host._warn(PluginFailure(
+                    impl.plugin_name, dist, version, reason, hook=hook,
+                    message=f"wlkit plugin {impl.plugin_name!r} from distribution {dist} "
+                            f"{version}: hook {hook} failed and its {what}s were skipped: "
+                            f"{reason}"))
+                continue
+            out.append((impl, dist, version, result))
+        cache[what] = out
+        return out
 
     def __contains__(self, key: tuple[str, str]) -> bool:
         """Whether ``(family, name)`` is registered, usable or clashed."""
