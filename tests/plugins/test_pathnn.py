@@ -192,6 +192,13 @@ def test_memory_guard_fails_before_materialising():
     assert len(PathPolicy(paths="sp_plus", K=8).prepare(g)["node_1_1"]) == 14 * 13
 
 
+def test_the_budget_is_part_of_the_cache_key():
+    """A graph prepared under a large budget must not be served from the cache to a policy
+    whose smaller budget refuses it (docs/plugins.md, cache_params)."""
+    small, large = PathPolicy(paths="ap", K=3, max_paths=500), PathPolicy(paths="ap", K=3)
+    assert small.cache_key() != large.cache_key()
+
+
 # --------------------------------------------------------------------------- batching
 
 

@@ -112,8 +112,10 @@ class PathPolicy(SubgraphPolicy):
         return path_oracle(self.paths, self.K, self.encode_distances)
 
     def cache_params(self) -> dict[str, Any]:
-        # the budget and the model-side settings do not change prepare()'s output
-        return {"paths": self.paths, "K": self.K, "encode_distances": self.encode_distances}
+        # max_paths does not change prepare()'s output but decides whether it refuses a
+        # graph: without it, a graph cached under a larger budget would hide the refusal
+        return {"paths": self.paths, "K": self.K, "encode_distances": self.encode_distances,
+                "max_paths": self.max_paths}
 
     def prepare(self, graph: Any) -> dict[str, Tensor]:
         src, dst = graph.edges()
