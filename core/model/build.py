@@ -331,7 +331,8 @@ def trial_forward(pipeline: dict[str, Any], dataset: GraphDataset,
         Whether any failure is an error, and whether the encodings are computed. With False
         (before a run) only contract breaches (:class:`~wlkit.components.ComponentError`)
         are errors, since the generated graphs may lack something the real data has, and
-        zeros stand in for the encodings, which the run computes and checks itself.
+        zeros stand in for the encodings, which the run computes and checks itself; a
+        policy with a ``prepare`` step is not tried at all.
 
     Raises
     ------
@@ -342,6 +343,14 @@ def trial_forward(pipeline: dict[str, Any], dataset: GraphDataset,
     """
     import dgl
 
+    if not strict and pipeline.get("policy") is not None:
+        with _same_random_state():
+            policy = instantiate_policy(pipeline, registry)
+        if policy is not None and policy.has_prepare:
+            # before a run, a policy's prepare() is not called on made-up graphs (it may
+            # count or cache its calls); GraphModel.embed names a wrong-shaped model half
+            # at the first training step instead
+            return
     try:
         with _same_random_state(), torch.no_grad():
             _trial(pipeline, dataset, registry, dgl, compute_encodings=strict)

@@ -20,6 +20,8 @@ from wlkit import (
     PositionalEncoding,
     PositionalEncodingRecord,
     ReadoutRecord,
+    SubgraphPolicy,
+    SubgraphPolicyRecord,
     WlkitError,
     hookimpl,
     registered_plugin,
@@ -385,3 +387,36 @@ def test_choice_param_suggests_the_lower_case_spelling(write_pipeline, capsys):
 def test_component_name_suggestion_ignores_case(write_pipeline):
     with pytest.raises(PipelineError, match="did you mean 'gin'"):
         load_pipeline(write_pipeline(TINY_PIPELINE.replace("layer: gin", "layer: GIN")))
+
+
+class _WrongBody(nn.Module):
+    out_dim = 8
+
+    def __init__(self, parts):
+        super().__init__()
+        self.linear = nn.Linear(1, 8)
+
+    def forward(self, graph, batch):
+        return self.linear(torch.ones(graph.batch_size, 1))[:, :5]
+
+
+class WrongBodyPolicy(SubgraphPolicy):
+    """Its model half returns 5 columns but declares out_dim 8."""
+
+    def build(self, parts):
+        return _WrongBody(parts)
+
+
+def test_validate_names_the_policy_whose_model_half_has_the_wrong_width(write_pipeline,
+                                                                         capsys):
+    plugin = types.SimpleNamespace(wlkit_subgraph_policies=hookimpl(lambda: [
+        SubgraphPolicyRecord(name="wrong_body", factory=WrongBodyPolicy, summary="test")]))
+    with registered_plugin(plugin, "contracts-policy"):
+        path = write_pipeline(TINY_PIPELINE + "policy: wrong_body\n")
+        assert main(["validate", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert "subgraph_policy 'wrong_body' (from " in err
+        assert "its model half (build(parts)) returned shape (2, 5), expected (2, 8)" in err
+        # without a prepare step the run tries it too, before any data loads
+        with pytest.raises(ComponentError, match="wrong_body"):
+            run_pipeline(load_pipeline(path), out=path.parent / "run", progress=False)
