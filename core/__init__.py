@@ -99,6 +99,7 @@ _LAZY: dict[str, str] = {
     "PositionalEncoding": "wlkit.components",
     "Readout": "wlkit.components",
     "SubgraphPolicy": "wlkit.components",
+    "ComponentError": "wlkit.components",
     "node_offsets": "wlkit.components",
     "atomic_write_bytes": "wlkit.io",
     "atomic_write_json": "wlkit.io",
@@ -108,8 +109,8 @@ _LAZY: dict[str, str] = {
     "mlp": "wlkit.blocks",
     "get_registry": "wlkit.manager",
     "registered_plugin": "wlkit.manager",
-    "MessagePassing": "wlkit.model.graph_model",
-    "edge_index": "wlkit.model.graph_model",
+    "MessagePassing": "wlkit.blocks",
+    "edge_index": "wlkit.blocks",
     "REQUIRED": "wlkit.params",
     "Param": "wlkit.params",
     "FAMILIES": "wlkit.records",
@@ -130,9 +131,10 @@ _LAZY: dict[str, str] = {
 }
 
 if _TYPE_CHECKING:
-    from wlkit.blocks import mlp
+    from wlkit.blocks import MessagePassing, edge_index, mlp
     from wlkit.components import (
         Aggregator,
+        ComponentError,
         DatasetInfo,
         GraphDataset,
         LoadedDataset,
@@ -150,7 +152,6 @@ if _TYPE_CHECKING:
         content_key,
     )
     from wlkit.manager import get_registry, registered_plugin
-    from wlkit.model.graph_model import MessagePassing, edge_index
     from wlkit.params import REQUIRED, Param
     from wlkit.records import (
         FAMILIES,
@@ -189,6 +190,7 @@ __all__ = [
     "REQUIRED",
     "Aggregator",
     "AggregatorRecord",
+    "ComponentError",
     "ComponentRecord",
     "DatasetError",
     "DatasetInfo",

@@ -1,10 +1,17 @@
-"""Small building blocks that components share; exported from :mod:`wlkit`."""
+"""Building blocks that components share, part of the kernel and exported from :mod:`wlkit`:
+the MLP builder, the standard message-passing stack that policies reuse
+(:class:`MessagePassing`), the virtual node and the cached edge index."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
-from torch import nn
+import dgl
+import torch
+from torch import Tensor, nn
+
+from wlkit.components import ComponentError, ModelParts, component_label
 
 
 def mlp(widths: Sequence[int], *, norm: Callable[[int], nn.Module] | None = None,
@@ -56,3 +63,117 @@ def mlp(widths: Sequence[int], *, norm: Callable[[int], nn.Module] | None = None
                 parts.append(norm(widths[i + 1]))
             parts.append(activation())
     return nn.Sequential(*parts)
+
+
+def wrong_shape(module: Any, family: str, out: Any, expected: tuple[int, ...],
+                 call: str) -> ComponentError:
+    """The error for a layer, encoding module or policy body that returned the wrong shape."""
+    got = f"shape {tuple(out.shape)}" if isinstance(out, Tensor) else type(out).__name__
+    return ComponentError(f"{component_label(module, family)}: {call} returned {got}, "
+                          f"expected {tuple(expected)}\n    hint: fix the plugin or report "
+                          "it to its authors")
+
+
+_EDGE_INDEX = "_wlkit_edge_index"
+
+
+def edge_index(graph: dgl.DGLGraph) -> tuple[Tensor, Tensor]:
+    """``(src, dst)`` of every edge in edge-ID order as int64, i.e. ``graph.edges()``,
+    computed once per graph structure.
+
+    ``graph.edges()`` is a call into DGL's C library that costs 30-45 µs however small the
+    graph; a GNN layer and its aggregator each need it on every layer of every step. The
+    pair is kept on the graph object, tagged with DGL's structure handle (which every
+    structural change replaces: ``add_edges``, ``remove_nodes``, ``to(device)``, ...), so a
+    changed graph never gets stale indices. Treat the tensors as read-only.
+
+    Examples
+    --------
+    >>> import dgl
+    >>> g = dgl.graph(([0, 1], [1, 2]))
+    >>> src, dst = edge_index(g)
+    >>> src.tolist(), dst.tolist(), src.dtype
+    ([0, 1], [1, 2], torch.int64)
+    >>> edge_index(g)[0] is src
+    True
+    """
+    handle = getattr(graph, "_graph", None)
+    cached = graph.__dict__.get(_EDGE_INDEX) if handle is not None else None
+    if cached is not None and cached[0] is handle:
+        return cached[1], cached[2]
+    src, dst = graph.edges()
+    src, dst = src.long(), dst.long()
+    if handle is not None:
+        graph.__dict__[_EDGE_INDEX] = (handle, src, dst)
+    return src, dst
+
+
+class VirtualNode(nn.Module):
+    """A virtual node joined to every node of its graph (Gilmer et al., 2017; OGB's form).
+
+    Before layer l its state is added to every node; after layer l (except the last) it is
+    updated from the sum of the layer's input node states plus its own state through an MLP
+    (Linear 2d, BatchNorm, ReLU, Linear d, BatchNorm, ReLU), as in OGB's reference
+    ``GNN_node_Virtualnode``.
+    """
+
+    def __init__(self, hidden: int, num_layers: int, dropout: float, residual: bool):
+        super().__init__()
+        self.embedding = nn.Embedding(1, hidden)
+        nn.init.zeros_(self.embedding.weight)
+        self.mlps = nn.ModuleList(
+            nn.Sequential(nn.Linear(hidden, 2 * hidden), nn.BatchNorm1d(2 * hidden), nn.ReLU(),
+                          nn.Linear(2 * hidden, hidden), nn.BatchNorm1d(hidden), nn.ReLU())
+            for _ in range(num_layers - 1))
+        self.dropout = nn.Dropout(dropout)
+        self.residual = residual
+
+    def initial(self, graph: dgl.DGLGraph) -> Tensor:
+        index = torch.zeros(graph.batch_size, dtype=torch.long, device=graph.device)
+        return self.embedding(index)
+
+    def update(self, layer: int, graph: dgl.DGLGraph, h: Tensor, state: Tensor) -> Tensor:
+        pooled = dgl.ops.segment_reduce(graph.batch_num_nodes(), h, "sum") + state
+        new = self.dropout(self.mlps[layer](pooled))
+        return state + new if self.residual else new
+
+
+class MessagePassing(nn.Module):
+    """The standard stack: ``num_layers`` layers, each followed by the norm, ReLU (not after
+    the last layer, as in OGB's reference GNNs), dropout and the optional residual; with an
+    optional virtual node. Layers that read edge features get the raw ``edata['feat']`` and
+    encode it themselves (OGB's reference layers own one BondEncoder each).
+
+    Policies reuse it: ``MessagePassing(parts)(graph, h)`` runs the pipeline's layers on any
+    (e.g. bag-of-subgraphs) graph from initial node states ``h``.
+    """
+
+    def __init__(self, parts: ModelParts):
+        super().__init__()
+        self.layers = nn.ModuleList(parts.make_layer() for _ in range(parts.num_layers))
+        self.norms = nn.ModuleList(parts.make_norm() for _ in range(parts.num_layers))
+        self.uses_edge_features = parts.uses_edge_features
+        self.dropout = nn.Dropout(parts.dropout)
+        self.residual = parts.residual
+        self.virtual_node = (VirtualNode(parts.hidden, parts.num_layers, parts.dropout,
+                                         parts.residual) if parts.virtual_node else None)
+
+    def forward(self, graph: dgl.DGLGraph, h: Tensor) -> Tensor:
+        edges = graph.edata["feat"] if self.uses_edge_features else None
+        vn = self.virtual_node
+        state = vn.initial(graph) if vn is not None else None
+        last = len(self.layers) - 1
+        for i, (layer, norm) in enumerate(zip(self.layers, self.norms)):
+            if vn is not None:
+                h = h + torch.repeat_interleave(state, graph.batch_num_nodes(), dim=0)
+            out = layer(graph, h, edges)
+            if not isinstance(out, Tensor) or out.shape != h.shape:  # named, not a broadcast error
+                raise wrong_shape(layer, "layer", out, h.shape, "forward(graph, h, edge_feats)")
+            update = norm(out)
+            if i < last:
+                update = torch.relu(update)
+            update = self.dropout(update)
+            if vn is not None and i < last:
+                state = vn.update(i, graph, h, state)
+            h = h + update if self.residual else update
+        return h

@@ -7,7 +7,7 @@ import doctest
 import dgl
 import torch
 
-import wlkit.model.graph_model as graph_model
+import wlkit.blocks as graph_model
 from wlkit import edge_index
 from wlkit.plugins.aggregators import SumAggregator
 from wlkit.plugins.layers import GINELayer

@@ -188,7 +188,7 @@ def test_schema_default_disagreeing_with_the_factory_is_red(capsys):
     out = capsys.readouterr().out
     assert code == 1, out
     assert ("toy_drift: defaults: factor: the schema default is 2.0 but "
-            "tests.core.test_check.ToyScale() defaults to 1.0") in out
+            "tests.tools.test_check.ToyScale() defaults to 1.0") in out
     header = next(line for line in out.splitlines() if line.startswith("family"))
     assert header.split()[3:6] == ["record", "defaults", "bounds"]
 
@@ -229,12 +229,12 @@ def test_default_comparison_rules():
         Param("flag", bool, True),        # True is not the integer 1
         Param("hidden", int, 3)))         # hidden in **rest: no default to compare
     assert default_problems(record) == [
-        "flag: the schema default is True but tests.core.test_check."
+        "flag: the schema default is True but tests.tools.test_check."
         "test_default_comparison_rules.<locals>.factory() defaults to 1"]
     missing = AggregatorRecord(name="toy", factory=strict, summary="Toy.",
                                params=(Param("width", int, 3),))
     assert default_problems(missing) == [
-        "width: in the schema but not a keyword argument of tests.core.test_check."
+        "width: in the schema but not a keyword argument of tests.tools.test_check."
         "test_default_comparison_rules.<locals>.strict()"]
 
 
