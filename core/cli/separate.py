@@ -30,6 +30,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--float64", action="store_true",
                         help="run the model and its inputs in float64 (for differences "
                         "below float32's rounding floor; slower)")
+    parser.add_argument("--no-float64-retest", dest="retest_float64", action="store_false",
+                        help="keep float32's verdicts: by default, untrained pairs that float32 "
+                        "leaves unseparated although the reference oracle separates them are "
+                        "decided again in float64 (so float32's rounding floor never hides a "
+                        "separation)")
     parser.add_argument("--batch-size", type=int, default=96, metavar="B",
                         help="relabelled graphs prepared and embedded at once (default 96; "
                         "lower it for policies with large prepared tensors)")
@@ -74,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
                                 threshold=args.threshold, seed=args.seed, tol=args.tol,
                                 dtype="float64" if args.float64 else "float32",
                                 batch_size=args.batch_size, trained=args.trained,
-                                limit=args.limit, pair_ids=pair_ids)
+                                limit=args.limit, pair_ids=pair_ids,
+                                retest_float64=args.retest_float64)
     run_separate(pipeline, args.suite, root=args.root, out=args.out, settings=settings,
                  progress=not args.quiet)
     return 0

@@ -40,6 +40,19 @@ itself follow torch's default dtype, set to float64 while embedding). The roundi
 then defaults to 1e-13 (~450x float64's resolution of 2.2e-16). Use it when a model's
 differences are real but smaller than float32's floor, e.g. deep sums over many paths.
 
+Automatic float64 re-test (the default): an untrained float32 run first decides every pair
+in float32 (fast); each pair that float32 leaves unseparated, whose control is clean and which
+the reference oracle separates (the policy's ``wl_oracle``, else the model's bound such as
+1-WL; every such pair when the model has neither, e.g. SPEN or RNI), is then decided again by
+the same seeded model cast to float64 (floor 1e-13). A pair separated there counts as
+separated, with ``"precision": "float64"`` and both T² values in ``separation.json``. So a
+plain run never reports a separation as missing because of float32's floor, and pays
+float64's cost (~10x per embedding) only for the pairs that need it. A pair the reference
+oracle separates but the model does not, in either precision, carries a ``reason``
+(``precision``: its float64 T² grew over float32's but stays under the threshold;
+``unreliable``: the float64 control fired; ``unexplained`` otherwise). ``--float64`` runs
+everything in float64; ``--no-float64-retest`` keeps float32's verdicts (benchmarks).
+
 Relabelings: untrained, each distinct graph of a suite is embedded once under ``2R``
 relabelings (the first ``R`` pair the graph with its partners, the last ``R`` are the
 control set), drawn from a generator seeded by ``(seed, content hash of the graph)``; a graph
@@ -138,6 +151,11 @@ class SeparateSettings:
     pair_ids : tuple of str or None
         Only these pairs (by id, e.g. to re-test the pairs a run missed with other
         settings); each keeps its index in the suite, which seeds ``--trained``.
+    retest_float64 : bool
+        Untrained float32 runs only: re-test in float64 every reliable pair that float32
+        did not separate although the reference oracle does (all such pairs when the model
+        has no exact oracle), so float32's rounding floor never reports a real separation
+        as missing (see "Precision" in the module docstring).
     """
 
     relabelings: int = 32
@@ -157,6 +175,7 @@ class SeparateSettings:
     batch_size: int = 96
     limit: int | None = None
     pair_ids: tuple[str, ...] | None = None
+    retest_float64: bool = True
 
     def resolved_threshold(self) -> float:
         if self.threshold is not None:
@@ -570,7 +589,9 @@ def run_separate(pipeline: Any, suite_name: str, root: str | None = None,
     say(f"  {len(pairs)} pairs, R={settings.relabelings} relabelings, output dim "
         f"{settings.output_dim}, T² threshold {separator.threshold:.2f}"
         + (", trained per pair" if settings.trained else ", untrained")
-        + (f", {settings.dtype}" if settings.dtype != "float32" else ""))
+        + (f", {settings.dtype}" if settings.dtype != "float32" else "")
+        + (", float64 re-test of missed pairs" if settings.dtype == "float32"
+           and settings.retest_float64 and not settings.trained else ""))
     if settings.limit is None and settings.pair_ids is None:
         labels = suite.oracle_labels(
             oracles, on_compute=lambda o: say(f"  computing the {o} oracle (cached afterwards)"))
@@ -587,6 +608,10 @@ def run_separate(pipeline: Any, suite_name: str, root: str | None = None,
                      "oracles": {o: bool(labels[o][row]) for o in oracles}})
     bar.close()
     bound = separator.bound()
+    reference = policy_oracle if policy_oracle is not None else bound
+    retest = retest_in_float64(cfg, suite.label_width, settings, registry, rows, indexed,
+                               reference, separator.threshold, say, progress)
+    assign_reasons(rows, reference)
     violations = ([r["id"] for r in rows if r["separated"] and not r["oracles"].get(bound, True)]
                   if bound in oracles else [])
     from wlkit.model.build import count_parameters
@@ -605,6 +630,8 @@ def run_separate(pipeline: Any, suite_name: str, root: str | None = None,
         "pairs": rows,
         "totals": totals(rows, oracles, suite.categories()),
         "violations": violations,
+        "reference_oracle": reference,
+        "float64_retest": retest,
         "command": " ".join(sys.argv),
         "seconds": round(time.perf_counter() - started, 2),
     }
@@ -623,6 +650,73 @@ def run_separate(pipeline: Any, suite_name: str, root: str | None = None,
     return result
 
 
+def retest_in_float64(cfg: dict[str, Any], label_width: int, settings: SeparateSettings,
+                      registry: Registry, rows: list[dict[str, Any]],
+                      indexed: list[tuple[int, Any]], reference: str | None, threshold: float,
+                      say: Callable[[str], None], progress: bool) -> dict[str, Any] | None:
+    """Decide again in float64 the pairs float32 may have missed for precision alone.
+
+    Candidates: reliable, not separated, and separated by ``reference`` (every such pair when
+    ``reference`` is None). Updates ``rows`` in place: a candidate separated in float64 is
+    separated (``"precision": "float64"``); every candidate keeps its float32 values and gets
+    ``"float64": {"t2", "control_t2", "separated", "reliable"}``. Returns a summary (None when
+    no re-test applies: trained, already float64, or switched off).
+    """
+    from wlkit.io import progress as progress_bar
+
+    if settings.trained or settings.dtype != "float32" or not settings.retest_float64:
+        return None
+    chosen = [k for k, row in enumerate(rows) if row["reliable"] and not row["separated"]
+              and (reference is None or row["oracles"].get(reference, True))]
+    summary: dict[str, Any] = {"reference": reference, "pairs": len(chosen), "recovered": 0,
+                               "seconds": 0.0}
+    if not chosen:
+        return summary
+    started = time.perf_counter()
+    say(f"  float64 re-test of {len(chosen)} pair(s) that float32 left unseparated"
+        + (f" and {reference} separates" if reference is not None else
+           " (no exact oracle bounds this model)"))
+    # an explicit --tol is the user's floor in both precisions; else float64's own
+    wide = Separator(cfg, label_width, dataclasses.replace(settings, dtype="float64"), registry)
+    bar = progress_bar(chosen, desc="  float64 re-test", unit="pair", enabled=progress)
+    for k in bar:
+        index, pair = indexed[k]
+        decision = wide.decide(pair.first, pair.second, index)
+        row = rows[k]
+        row["float64"] = decision
+        if decision["separated"]:
+            row["separated"] = True
+            row["precision"] = "float64"
+            summary["recovered"] += 1
+    bar.close()
+    summary["seconds"] = round(time.perf_counter() - started, 2)
+    say(f"  float64 re-test: {summary['recovered']} of {len(chosen)} separated "
+        f"({summary['seconds']:.1f} s)")
+    return summary
+
+
+def assign_reasons(rows: list[dict[str, Any]], reference: str | None) -> None:
+    """Give every pair the reference oracle separates but the model does not a ``reason``.
+
+    ``precision``: the float64 re-test's T² grew more than tenfold over float32's yet stays
+    under the threshold (real differences at the edge of float64's floor); ``unreliable``:
+    the pair's (or its re-test's) control fired; ``unexplained``: none of these. Reasons
+    already set (e.g. ``depth``) are kept.
+    """
+    if reference is None:
+        return
+    for row in rows:
+        if row["separated"] or not row["oracles"].get(reference, False) or "reason" in row:
+            continue
+        wide = row.get("float64")
+        if not row["reliable"] or (wide is not None and not wide["reliable"]):
+            row["reason"] = "unreliable"
+        elif wide is not None and (wide["t2"] or 0.0) > 10 * max(row["t2"] or 0.0, 1e-12):
+            row["reason"] = "precision"
+        else:
+            row["reason"] = "unexplained"
+
+
 def totals(rows: list[dict[str, Any]], oracles: list[str],
            categories: list[str] | None) -> dict[str, dict[str, Any]]:
     """Per category (or ``{"all": ...}`` when ``categories`` is None): pairs, separated,
@@ -636,19 +730,36 @@ def totals(rows: list[dict[str, Any]], oracles: list[str],
     return {cat: {"pairs": len(items),
                   "separated": sum(r["separated"] for r in items),
                   "unreliable": sum(not r["reliable"] for r in items),
+                  "float64": sum(r.get("precision") == "float64" for r in items),
+                  "reasons": _reason_counts(items),
                   "oracles": {o: sum(r["oracles"][o] for r in items) for o in oracles}}
             for cat, items in groups.items() if items}
+
+
+def _reason_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for row in rows:
+        if "reason" in row:
+            counts[row["reason"]] = counts.get(row["reason"], 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def format_table(result: dict[str, Any]) -> str:
     """The per-category table: model (and unreliable pairs) next to the oracles."""
     oracles = result["oracles"]
-    head = ["category", "pairs", "model", "unreliable", *oracles]
-    lines = [[cat, str(t["pairs"]), str(t["separated"]), str(t["unreliable"]),
-              *[str(t["oracles"][o]) for o in oracles]] for cat, t in result["totals"].items()]
-    total = result["overall"]
-    lines.append(["total", str(total["pairs"]), str(total["separated"]), str(total["unreliable"]),
-                  *[str(total["oracles"][o]) for o in oracles]])
+    retested = result.get("float64_retest") is not None
+    explained = result.get("reference_oracle") is not None
+
+    def line(cat: str, t: dict[str, Any]) -> list[str]:
+        return [cat, str(t["pairs"]), str(t["separated"]),
+                *([str(t.get("float64", 0))] if retested else []), str(t["unreliable"]),
+                *([str(t.get("reasons", {}).get("unexplained", 0))] if explained else []),
+                *[str(t["oracles"][o]) for o in oracles]]
+
+    head = ["category", "pairs", "model", *(["via float64"] if retested else []), "unreliable",
+            *(["unexplained"] if explained else []), *oracles]
+    lines = [line(cat, t) for cat, t in result["totals"].items()]
+    lines.append(line("total", result["overall"]))
     title = (f"  {result['pipeline']} on {result['suite']}: pairs separated (model = reliable "
              f"T² > {result['settings']['threshold']:.2f})")
     return "\n".join([title, *tables.format_table(head, lines, indent="  ",

@@ -337,6 +337,88 @@ def test_float64_resolves_differences_below_the_float32_floor(toys):
     assert f64["reliable"] and f64["separated"]
 
 
+def _tiny_policy(oracle):
+    return types.SimpleNamespace(wlkit_subgraph_policies=hookimpl(lambda: [
+        SubgraphPolicyRecord(name="toy_tiny", factory=lambda: _TinyWith(oracle), summary="toy",
+                             expressivity=">1-WL")]))
+
+
+class _TinyWith(TinyTrianglePolicy):
+    def __init__(self, oracle):
+        super().__init__(oracle)
+
+
+@pytest.mark.parametrize("oracle", ["ego1+", None])
+def test_default_run_retests_missed_pairs_in_float64(tmp_path, oracle):
+    """The default (float32 + automatic float64 re-test) separates what only float64 sees:
+    the pair the oracle separates (or, without an oracle, every missed pair) is decided
+    again in float64; switched off, float32's verdict stands."""
+    with registered_plugin(_tiny_policy(oracle), "tiny"):
+        result = run_separate(pipeline(policy="toy_tiny"), "classic", out=tmp_path / "a",
+                              settings=SeparateSettings(**FAST, limit=2), progress=False)
+        fixed = run_separate(pipeline(policy="toy_tiny"), "classic", out=tmp_path / "b",
+                             settings=SeparateSettings(**FAST, limit=2, retest_float64=False),
+                             progress=False)
+    first, second = result["pairs"]  # C6 vs 2xC3 (triangles differ), decalin vs bicyclopentyl
+    assert first["separated"] and first["precision"] == "float64"
+    assert first["float64"]["separated"] and first["float64"]["reliable"]
+    assert not second["separated"] and "precision" not in second
+    retest = result["float64_retest"]
+    assert retest["recovered"] == 1 and retest["reference"] == oracle
+    # ego1+ does not separate decalin/bicyclopentyl: only the first pair is re-tested;
+    # without an oracle every missed reliable pair is
+    assert retest["pairs"] == (1 if oracle else 2)
+    assert "float64" in second if oracle is None else "float64" not in second
+    assert result["overall"]["float64"] == 1 and result["overall"]["separated"] == 1
+    assert "reason" not in second and result["overall"]["reasons"] == {}
+    assert fixed["float64_retest"] is None and fixed["overall"]["separated"] == 0
+    if oracle is not None:  # without the re-test the oracle's pair is missing, unexplained
+        assert fixed["pairs"][0]["reason"] == "unexplained"
+    assert all("float64" not in row for row in fixed["pairs"])
+    table = (tmp_path / "a" / "separation.json").read_text()
+    assert '"precision": "float64"' in table
+
+
+def test_no_retest_where_the_oracle_separates_nothing(tmp_path):
+    """GIN is bounded by 1-WL, which separates no classic pair: nothing is re-tested."""
+    result = run_separate(pipeline(), "classic", out=tmp_path / "o",
+                          settings=SeparateSettings(**FAST), progress=False)
+    assert result["reference_oracle"] == "1-WL"
+    assert result["float64_retest"] == {"reference": "1-WL", "pairs": 0, "recovered": 0,
+                                        "seconds": 0.0}
+    assert "reasons" in result["overall"] and result["overall"]["reasons"] == {}
+
+
+def test_trained_and_float64_runs_are_not_retested(tmp_path, toys):
+    for extra in ({"dtype": "float64"}, {"trained": True, "epochs": 1}):
+        result = run_separate(pipeline(), "classic", out=tmp_path / str(len(extra)),
+                              settings=SeparateSettings(**FAST, limit=1, **extra),
+                              progress=False)
+        assert result["float64_retest"] is None
+
+
+def test_reasons_of_missing_pairs():
+    from wlkit.tools.separate import assign_reasons
+
+    def row(t2, wide=None, reliable=True, oracle=True, separated=False):
+        r = {"separated": separated, "reliable": reliable, "t2": t2,
+             "oracles": {"node_marked": oracle}}
+        if wide is not None:
+            r["float64"] = wide
+        return r
+
+    rows = [row(1.0, {"t2": 50.0, "reliable": True}),   # grew with precision
+            row(1.0, {"t2": 2.0, "reliable": True}),    # did not
+            row(1.0, {"t2": 9e9, "reliable": False}),   # re-test control fired
+            row(1.0, reliable=False),
+            row(1.0, oracle=False),                     # the oracle does not separate it
+            row(99.0, separated=True),
+            {**row(1.0), "reason": "depth"}]            # set before: kept
+    assign_reasons(rows, "node_marked")
+    assert [r.get("reason") for r in rows] == ["precision", "unexplained", "unreliable",
+                                               "unreliable", None, None, "depth"]
+
+
 def test_cast_floats_reaches_nested_policy_batches():
     from wlkit.plugins.policies.node_marking import MarkedTuples
 
@@ -403,7 +485,11 @@ def test_cli_writes_json_table_and_png(tmp_path, write_pipeline, capsys):
                           "oracles"}
     assert first["oracles"] == {"1-WL": False, "2-FWL": True}
     assert result["totals"]["cycles"] == {"pairs": 1, "separated": 1, "unreliable": 0,
+                                          "float64": 0, "reasons": {},
                                           "oracles": {"1-WL": 0, "2-FWL": 1}}
+    # no exact oracle bounds GIN+RWSE: every pair float32 left unseparated was re-tested
+    assert result["float64_retest"]["reference"] is None
+    assert all("float64" in r for r in result["pairs"] if not r["separated"])
     assert result["overall"]["pairs"] == 4
     assert (out / "separation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # --tol reaches the test: a rounding floor far above the outputs hides the difference
