@@ -711,3 +711,35 @@ def registered_plugin(plugin: Any, name: str | None = None) -> Iterator[str]:
         yield name
     finally:
         host.unregister(name)
+
+
+def plugin_listing(registry: Registry | None = None) -> list[dict[str, Any]]:
+    """One JSON-friendly object per component, ordered by family then name.
+
+    A name registered by two third-party plugins gets one row per plugin, each with
+    ``"clash"``: the distributions registering it (pipelines using that name fail).
+    """
+    registry = registry or get_registry()
+    rows = []
+    for family in FAMILIES:
+        entries = [(entry, None) for entry in registry.entries(family)]
+        for clashed in registry.clashes(family).values():
+            sources = [e.source for e in clashed]
+            entries += [(entry, sources) for entry in clashed]
+        entries.sort(key=lambda item: item[0].record.name)  # stable: plugin order kept
+        for entry, clash in entries:
+            record = entry.record
+            row = {
+                "family": family,
+                "name": record.name,
+                "source": entry.source,
+                "version": entry.version,
+                "plugin": entry.plugin,
+                "summary": record.summary,
+                "params": [p.describe() for p in record.params],
+                **record.facts(),
+            }
+            if clash is not None:
+                row["clash"] = clash
+            rows.append(row)
+    return rows

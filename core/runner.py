@@ -20,7 +20,7 @@ from lightning.pytorch.loggers import CSVLogger
 
 from wlkit.errors import WlkitError
 from wlkit.io import atomic_write_json, atomic_write_text, is_terminal, output_folder
-from wlkit.manager import Registry, get_host
+from wlkit.manager import Registry, get_host, plugin_listing
 from wlkit.model.build import (
     build_model,
     check_model_fits,
@@ -45,7 +45,6 @@ from wlkit.model.lightning import (
 )
 from wlkit.pipeline import Pipeline
 from wlkit.pipeline.loader import quiet_lightning
-from wlkit.tools.listing import plugin_listing
 
 # Noise that does not help a user of a small CPU run.
 _QUIET = (r".*does not have many workers.*", r".*log_every_n_steps.*",

@@ -73,3 +73,13 @@ def test_tests_mirror_the_source_tree():
     """tests/<room>/ exists for each room that has tests of its own modules."""
     for folder in ("core", "tools", "plugins", "datasets"):
         assert (ROOT / "tests" / folder).is_dir(), f"tests/{folder}/ is missing"
+
+
+ENGINE_FILES = sorted([CORE / "runner.py", *(CORE / "pipeline").glob("*.py"),
+                       *(CORE / "model").glob("*.py")])
+
+
+@pytest.mark.parametrize("path", ENGINE_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_engine_imports_nothing_of_the_tools(path):
+    bad = sorted(m for m in _imported_modules(path) if m.startswith(("wlkit.tools", "wlkit.cli")))
+    assert not bad, f"{path.relative_to(ROOT)} (engine) imports {', '.join(bad)}"
