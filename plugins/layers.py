@@ -62,7 +62,7 @@ GIN_RECORD = LayerRecord(
     params=(
         Param("eps", float, 0.0, "initial epsilon"),
         Param("learn_eps", bool, False, "train epsilon"),
-        Param("mlp_layers", int, 2, "depth of the update MLP", minimum=1),
+        Param("mlp_layers", int, 2, "depth of the update MLP", minimum=1, maximum=64),
     ),
 )
 
@@ -158,7 +158,7 @@ GINE_RECORD = LayerRecord(
         Param("eps", float, 0.0, "initial epsilon"),
         Param("learn_eps", bool, True, "train epsilon (OGB: yes)"),
         Param("mlp_factor", int, 2, "hidden width of the MLP as a multiple of dim",
-              minimum=1),
+              minimum=1, maximum=64),
     ),
 )
 

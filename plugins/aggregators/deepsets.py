@@ -65,8 +65,10 @@ DEEPSETS_RECORD = AggregatorRecord(
     params=(
         Param("hidden", int, None, "hidden width of phi and rho (default: model "
               "width)", minimum=1, nullable=True),
-        Param("phi_layers", int, 2, "linear layers of phi (0 = identity)", minimum=0),
-        Param("rho_layers", int, 2, "linear layers of rho (0 = identity)", minimum=0),
+        Param("phi_layers", int, 2, "linear layers of phi (0 = identity)", minimum=0,
+              maximum=64),
+        Param("rho_layers", int, 2, "linear layers of rho (0 = identity)", minimum=0,
+              maximum=64),
     ),
     expressivity="1-WL")
 

@@ -84,8 +84,8 @@ class Set2SetReadout(Readout):
 SET2SET_RECORD = ReadoutRecord(
     name="set2set", factory=Set2SetReadout,
     summary="Set2Set (DGL); output width 2 * hidden.",
-    params=(Param("iterations", int, 3, "attention steps", minimum=1),
-            Param("lstm_layers", int, 1, "LSTM layers", minimum=1)),
+    params=(Param("iterations", int, 3, "attention steps", minimum=1, maximum=256),
+            Param("lstm_layers", int, 1, "LSTM layers", minimum=1, maximum=64)),
     expressivity="<1-WL")
 
 
@@ -146,11 +146,12 @@ SET_TRANSFORMER_RECORD = ReadoutRecord(
     name="set_transformer", factory=SetTransformerReadout,
     summary="SetTransformer encoder + PMA decoder (DGL); output width seeds * hidden.",
     params=(
-        Param("heads", int, 4, "attention heads", minimum=1),
-        Param("layers", int, 2, "encoder blocks", minimum=1),
-        Param("seeds", int, 1, "PMA seed vectors", minimum=1),
+        Param("heads", int, 4, "attention heads", minimum=1, maximum=256),
+        Param("layers", int, 2, "encoder blocks", minimum=1, maximum=64),
+        Param("seeds", int, 1, "PMA seed vectors", minimum=1, maximum=4096),
         Param("block", str, "sab", "encoder block", choices=("sab", "isab")),
-        Param("inducing", int, 16, "inducing points of ISAB blocks", minimum=1),
+        Param("inducing", int, 16, "inducing points of ISAB blocks", minimum=1,
+              maximum=4096),
         Param("dropout", float, 0.0, "dropout", minimum=0.0, maximum=0.99),
     ),
     expressivity="<1-WL")

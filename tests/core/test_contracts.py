@@ -420,3 +420,28 @@ def test_validate_names_the_policy_whose_model_half_has_the_wrong_width(write_pi
         # without a prepare step the run tries it too, before any data loads
         with pytest.raises(ComponentError, match="wrong_body"):
             run_pipeline(load_pipeline(path), out=path.parent / "run", progress=False)
+
+
+def test_every_count_of_built_modules_is_bounded():
+    """A count parameter that decides how many modules a component builds (layers, heads,
+    iterations) has a maximum, so `--set model.layer.mlp_layers=1000000000` is refused at
+    validation instead of hanging the (meta-device) size check."""
+    from wlkit.manager import get_registry
+
+    counts = {"mlp_layers", "mlp_factor", "phi_layers", "rho_layers", "lstm_layers",
+              "iterations", "heads", "layers", "inducing", "seeds"}
+    registry = get_registry()
+    unbounded = [f"{family} {entry.record.name}.{p.name}"
+                 for family in ("aggregator", "readout", "layer", "positional_encoding",
+                                "subgraph_policy")
+                 for entry in registry.entries(family) for p in entry.record.params
+                 if p.name in counts and p.type is int and p.maximum is None]
+    assert not unbounded, unbounded
+
+
+def test_huge_layer_count_is_refused_quickly(write_pipeline, capsys):
+    path = write_pipeline(TINY_PIPELINE)
+    assert main(["validate", str(path), "--set", "model.layer={name: gin, mlp_layers: "
+                 "1000000000}"]) == 2
+    err = capsys.readouterr().err
+    assert "mlp_layers" in err and "<= 64" in err
