@@ -1,7 +1,8 @@
 """Exact colour-refinement oracles (1-WL, 2-FWL, subgraph WL) for separation upper bounds.
 
 The main entry points are :func:`distinguishes` (one pair), :func:`separated_pairs` (many
-pairs, batched) and :func:`wl_colors` / :func:`graph_classes` (joint refinement of a list of
+pairs, batched; :func:`separation_rounds` also says after how many refinement rounds each
+pair separates) and :func:`wl_colors` / :func:`graph_classes` (joint refinement of a list of
 graphs). See :mod:`wlkit.wl.oracles` for exactly what every oracle computes. Plugins add
 oracles through the hook ``wlkit_oracles`` (:class:`wlkit.OracleRecord`), notebooks with
 :func:`register_oracle`; a subgraph policy that lists its copies (:class:`Copy`,
@@ -38,6 +39,8 @@ from .oracles import (
     register_oracle_family,
     registered_oracle,
     separated_pairs,
+    separating_round,
+    separation_rounds,
     wl_colors,
 )
 from .refine import fwl2_initial_colors, refine_1wl, refine_2fwl
@@ -69,6 +72,8 @@ __all__ = [
     "refine_1wl",
     "refine_2fwl",
     "separated_pairs",
+    "separating_round",
+    "separation_rounds",
     "subgraph_bag",
     "wl_colors",
 ]

@@ -40,6 +40,26 @@ Bag oracles (DS-WL over a policy's own copies)
     histogram of its stable node colours; graph colour = multiset of its copy colours
     (exactly DS-WL, as the built-in subgraph oracles). Node colour of ``v`` = multiset of
     (copy colour, colour of ``v`` in the copy) over the copies that keep ``v``.
+Rounds and layers
+    :func:`separation_rounds` says, per pair, the first round ``r`` after which the two
+    graph colours differ (0: the initial colours already do). Rounds only refine, so the
+    pair is separated after every later round and after no earlier one. How a model's
+    depth relates to rounds (the mapping ``wlkit separate`` uses to call a missing pair
+    ``depth``-limited, :func:`wlkit.tools.separate.model_rounds`):
+
+    * ``1-WL``: an MPNN's layer ``t`` is a function of the colours after round ``t`` (GIN
+      with sum aggregation is exactly as fine), so ``L`` layers separate at most the pairs
+      with ``r <= L``; the readout adds no round.
+    * DS-WL oracles (node_marked, node_deleted, ego*, two_node_marked, bag oracles): the
+      base MPNN runs its ``L`` layers on every copy (marks enter as initial colours, at
+      round 0) and the copies are pooled, which is bounded by the copies' colours after
+      ``L`` rounds: node marking l = 1, 2 and ego / node-deleted DS-GNNs need ``r <= L``.
+      DSS-GNNs (cross-copy layers) have no oracle here.
+    * ``2-FWL``: a round refines pair colours; it is a PPGN-style layer, not a layer of the
+      models it merely bounds (SPEN), so it gives no depth for them.
+    * Registered refinements report rounds when their ``refine`` returns a history
+      (:func:`register_oracle`); PathNN's ``path_<kind>_K<K>``: round ``l`` = layer ``l``
+      (paths of ``l`` edges), and the oracle runs exactly the model's ``K`` rounds.
 """
 
 from __future__ import annotations
@@ -49,7 +69,7 @@ import re
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -58,8 +78,6 @@ from ..graphs import SimpleGraph
 from ._canon import canon_rows, multiset_ids
 from .refine import fwl2_initial_colors, refine_1wl, refine_2fwl
 from .subgraphs import Bag, BagFn, bag_union, copies_union, subgraph_bag
-
-T = TypeVar("T")
 
 __all__ = [
     "ORACLES",
@@ -80,6 +98,8 @@ __all__ = [
     "register_oracle_family",
     "registered_oracle",
     "separated_pairs",
+    "separating_round",
+    "separation_rounds",
     "wl_colors",
 ]
 
@@ -112,8 +132,8 @@ _SUBGRAPH: dict[str, tuple[str, int, bool]] = {
 }
 
 
-#: ``refine(graphs) -> (node_colours, rounds)`` of a registered oracle.
-RefineFn = Callable[[list[SimpleGraph]], tuple[Sequence[np.ndarray], int]]
+#: ``refine(graphs) -> (node_colours, rounds[, history])`` of a registered oracle.
+RefineFn = Callable[[list[SimpleGraph]], tuple[Any, ...]]
 #: ``cost(graph) -> int``: work units of one graph under a registered oracle.
 CostFn = Callable[[SimpleGraph], int]
 
@@ -164,7 +184,11 @@ def register_oracle(
         graphs **jointly in one palette**: ``node_colours[i]`` is an integer array ``[n_i]``
         for graph ``i``, and equal integers mean equal colours across all graphs of the call.
         Colours must be isomorphism-invariant (relabelling a graph permutes its colours).
-        ``rounds`` is the number of refinement rounds performed.
+        ``rounds`` is the number of refinement rounds performed. It may return a third
+        item, ``history``: a list with, for every round ``t = 0 .. rounds``, the node
+        colours after round ``t`` in the same per-graph form (one palette per round, each
+        round refining the last, the last equal in partition to ``node_colours``); then
+        :func:`separation_rounds` reports when each pair separates (else it cannot say).
     summary : str
         One line for reports (``wlkit analyze``, ``wlkit separate``).
     version : str
@@ -540,6 +564,10 @@ class WLResult:
         Bag oracles (:func:`register_bag_oracle`) only: per graph, int64 ``[n]`` node
         colours folded from the copies (module docstring), one palette; ``colors`` then
         holds the copy colours ``[S]`` in bag order.
+    pair_rounds : numpy.ndarray, optional
+        Only when the call listed pairs of interest (:func:`separation_rounds`): int64, per
+        pair, the first round after which its two graph colours differ; -1 when they do
+        not (or a registered oracle gives no history to tell).
     """
 
     oracle: str
@@ -548,6 +576,7 @@ class WLResult:
     rounds: int
     stable: bool
     node_colors: list[np.ndarray] | None = None
+    pair_rounds: np.ndarray | None = None
 
     def classes(self) -> list[list[int]]:
         """Graph indices grouped by graph colour, in order of first appearance."""
@@ -565,22 +594,43 @@ def _as_list(graphs: SimpleGraph | Iterable[SimpleGraph]) -> list[SimpleGraph]:
     return items
 
 
-def _pair_stop(
-    pairs: np.ndarray | None, ids_of: Callable[[T], np.ndarray]
-) -> Callable[[T], bool] | None:
-    """Build a stop callback: stop once every listed pair has different graph ids.
+class _PairWatch:
+    """Stop callback of a refinement that also records when each pair of interest differs.
 
-    Stopping there is sound: each round refines the previous partition, so a difference in
-    graph colours never disappears later.
+    ``first[i]`` is the first round after which pair ``i``'s graph colours differ (-1: not
+    yet). The refinement kernels call it on the initial colours (round 0) and after every
+    round, so the call count is the round. It returns True (stop) once every pair differs,
+    which is sound: each round refines the previous partition, so a difference in graph
+    colours never disappears later.
     """
+
+    def __init__(self, pairs: np.ndarray, ids_of: Callable[[Any], np.ndarray]):
+        self.pairs = pairs
+        self.ids_of = ids_of
+        self.first = np.full(len(pairs), -1, dtype=np.int64)
+        self.calls = 0
+
+    def __call__(self, colors: Any) -> bool:
+        self.see(self.ids_of(colors))
+        return bool((self.first >= 0).all())
+
+    def see(self, ids: np.ndarray) -> None:
+        """Record the graph ids of the next round."""
+        differ = ids[self.pairs[:, 0]] != ids[self.pairs[:, 1]]
+        self.first[(self.first < 0) & differ] = self.calls
+        self.calls += 1
+
+
+def _pair_stop(pairs: np.ndarray | None,
+               ids_of: Callable[[Any], np.ndarray]) -> _PairWatch | None:
+    """A :class:`_PairWatch` over ``pairs``, or None when there are no pairs of interest."""
     if pairs is None or len(pairs) == 0:
         return None
+    return _PairWatch(pairs, ids_of)
 
-    def stop(colors: T) -> bool:
-        ids = ids_of(colors)
-        return bool((ids[pairs[:, 0]] != ids[pairs[:, 1]]).all())
 
-    return stop
+def _first_rounds(watch: _PairWatch | None) -> np.ndarray | None:
+    return None if watch is None else watch.first
 
 
 def _whole_graph_bag(g: SimpleGraph) -> Bag:
@@ -603,7 +653,7 @@ def _run(
         if max_rounds is not None:
             raise ValueError(f"WL oracle {oracle!r} is registered and runs its own rounds; "
                              "max_rounds is only supported by the built-in and bag oracles")
-        return _run_registered(graphs, entry)
+        return _run_registered(graphs, entry, pairs)
     if oracle == "2-FWL":
         atomic = [
             fwl2_initial_colors(g.num_nodes, g.edges, g.node_labels, g.edge_labels) for g in graphs
@@ -614,10 +664,10 @@ def _run(
             flat = np.concatenate([np.zeros(0, np.int64)] + [c.ravel() for c in colors])
             return multiset_ids(owner, flat, num)[0]
 
-        pair_colors, rounds, stable = refine_2fwl(
-            atomic, max_rounds=max_rounds, stop=_pair_stop(pairs, ids_2fwl)
-        )
-        return WLResult(oracle, pair_colors, ids_2fwl(pair_colors), rounds, stable)
+        watch = _pair_stop(pairs, ids_2fwl)
+        pair_colors, rounds, stable = refine_2fwl(atomic, max_rounds=max_rounds, stop=watch)
+        return WLResult(oracle, pair_colors, ids_2fwl(pair_colors), rounds, stable,
+                        pair_rounds=_first_rounds(watch))
 
     # 1-WL is the subgraph machinery with one unmarked subgraph per graph: the graph itself.
     if oracle == "1-WL":
@@ -633,6 +683,7 @@ def _run(
     def graph_ids(colors: np.ndarray) -> np.ndarray:
         return multiset_ids(union.graph_of_subgraph, sub_ids(colors), num)[0]
 
+    watch = _pair_stop(pairs, graph_ids)
     colors, rounds, stable = refine_1wl(
         union.num_nodes,
         union.src,
@@ -640,7 +691,7 @@ def _run(
         union.init,
         union.edge_colors,
         max_rounds=max_rounds,
-        stop=_pair_stop(pairs, graph_ids),
+        stop=watch,
     )
     if oracle == "1-WL":
         # Subgraph s is graph s, so node colours split at the graphs' node offsets.
@@ -650,7 +701,8 @@ def _run(
         bounds = np.concatenate([[0], np.cumsum([b.keep.shape[0] for b in bags])])
         units = sub_ids(colors)
     per_graph = [units[bounds[i] : bounds[i + 1]] for i in range(num)]
-    return WLResult(oracle, per_graph, graph_ids(colors), rounds, stable)
+    return WLResult(oracle, per_graph, graph_ids(colors), rounds, stable,
+                    pair_rounds=_first_rounds(watch))
 
 
 def _run_bag(graphs: list[SimpleGraph], entry: RegisteredOracle, max_rounds: int | None,
@@ -679,9 +731,10 @@ def _run_bag(graphs: list[SimpleGraph], entry: RegisteredOracle, max_rounds: int
     def graph_ids(colors: np.ndarray) -> np.ndarray:
         return multiset_ids(union.graph_of_subgraph, sub_ids(colors), num)[0]
 
+    watch = _pair_stop(pairs, graph_ids)
     colors, rounds, stable = refine_1wl(
         union.num_nodes, union.src, union.dst, union.init, union.edge_colors,
-        max_rounds=max_rounds, stop=_pair_stop(pairs, graph_ids))
+        max_rounds=max_rounds, stop=watch)
     copies = sub_ids(colors)
     # node v: the multiset of (copy colour, colour of v in the copy) over its copies
     pair_ids, _ = canon_rows(np.stack([copies[union.subgraph_of_node], colors], axis=1))
@@ -692,36 +745,74 @@ def _run_bag(graphs: list[SimpleGraph], entry: RegisteredOracle, max_rounds: int
                                                             minlength=num))]).astype(np.int64)
     return WLResult(entry.name, [copies[sub_bounds[i]:sub_bounds[i + 1]] for i in range(num)],
                     graph_ids(colors), rounds, stable,
-                    [nodes[node_bounds[i]:node_bounds[i + 1]] for i in range(num)])
+                    [nodes[node_bounds[i]:node_bounds[i + 1]] for i in range(num)],
+                    _first_rounds(watch))
 
 
-def _run_registered(graphs: list[SimpleGraph], entry: RegisteredOracle) -> WLResult:
-    """Call a registered ``refine``, check its answer, and build graph colours from it."""
-    num = len(graphs)
+def _run_registered(graphs: list[SimpleGraph], entry: RegisteredOracle,
+                    pairs: np.ndarray | None = None) -> WLResult:
+    """Call a registered ``refine``, check its answer, and build graph colours from it;
+    with ``pairs`` and a history in the answer, also each pair's first separating round."""
     answer = entry.refine(graphs)  # type: ignore[misc]
     try:
-        node_colours, rounds = answer
+        if not isinstance(answer, tuple) or len(answer) not in (2, 3):
+            raise TypeError
+        node_colours, rounds = answer[0], answer[1]
+        history = answer[2] if len(answer) == 3 else None
         node_colours = [np.asarray(c) for c in node_colours]
-        if not isinstance(answer, tuple) or isinstance(rounds, bool):
+        if isinstance(rounds, bool):
             raise TypeError
         rounds = operator.index(rounds)
     except (TypeError, ValueError):
         raise PluginError(f"WL oracle {entry.name!r} ({_describe(entry)}): refine must return "
-                          f"a tuple (node_colours, rounds: int), got {type(answer).__name__}"
-                          ) from None
-    if len(node_colours) != num:
+                          f"a tuple (node_colours, rounds: int[, history]), got "
+                          f"{type(answer).__name__}") from None
+    colours = _checked_colours(entry, node_colours, graphs, "colours")
+    graph_ids = _histogram_ids(colours)
+    first = None
+    if pairs is not None and len(pairs):
+        watch = _PairWatch(pairs, _histogram_ids)
+        if history is not None:
+            try:
+                steps = list(history)
+            except TypeError:
+                raise PluginError(f"WL oracle {entry.name!r} ({_describe(entry)}): history "
+                                  "must be a list of per-round colour lists") from None
+            for t, step in enumerate(steps):
+                watch(_checked_colours(entry, list(step), graphs, f"history[{t}]"))
+            final = graph_ids[pairs[:, 0]] != graph_ids[pairs[:, 1]]
+            if not (final == (watch.first >= 0)).all():
+                raise PluginError(
+                    f"WL oracle {entry.name!r} ({_describe(entry)}): its history does not "
+                    "end in its final colours (a pair separated by one and not the other)\n"
+                    "    hint: history[t] must be the node colours after round t, "
+                    "t = 0 .. rounds, each round refining the last")
+        first = watch.first
+    return WLResult(entry.name, colours, graph_ids, rounds, True, pair_rounds=first)
+
+
+def _checked_colours(entry: RegisteredOracle, node_colours: Sequence[Any],
+                     graphs: list[SimpleGraph], what: str) -> list[np.ndarray]:
+    """``node_colours`` as int64 arrays, one per graph of the right length, else a
+    PluginError naming the oracle and ``what`` (its colours or a history entry)."""
+    arrays = [np.asarray(c) for c in node_colours]
+    if len(arrays) != len(graphs):
         raise PluginError(f"WL oracle {entry.name!r} ({_describe(entry)}): refine returned "
-                          f"colours for {len(node_colours)} graphs, expected {num}")
-    for i, (c, g) in enumerate(zip(node_colours, graphs)):
+                          f"{what} for {len(arrays)} graphs, expected {len(graphs)}")
+    for i, (c, g) in enumerate(zip(arrays, graphs)):
         if c.shape != (g.num_nodes,) or (c.size and not np.issubdtype(c.dtype, np.integer)):
-            raise PluginError(f"WL oracle {entry.name!r} ({_describe(entry)}): colours of "
+            raise PluginError(f"WL oracle {entry.name!r} ({_describe(entry)}): {what} of "
                               f"graph {i} have shape {c.shape} and dtype {c.dtype}, expected "
                               f"integers of shape ({g.num_nodes},)")
-    colours = [c.astype(np.int64, copy=False) for c in node_colours]
+    return [c.astype(np.int64, copy=False) for c in arrays]
+
+
+def _histogram_ids(colours: list[np.ndarray]) -> np.ndarray:
+    """Graph ids from node colours in one palette: equal iff equal colour histograms."""
+    num = len(colours)
     owner = np.repeat(np.arange(num), [len(c) for c in colours])
     flat = np.concatenate([np.zeros(0, np.int64), *colours])
-    graph_ids = multiset_ids(owner, flat, num)[0]
-    return WLResult(entry.name, colours, graph_ids, rounds, True)
+    return multiset_ids(owner, flat, num)[0]
 
 
 def wl_colors(
@@ -821,12 +912,57 @@ def separated_pairs(
     batch is refined jointly, stopping early (built-in oracles) once every pair of the batch
     is separated. A graph that occurs several times in a batch (identical numbering, edges
     and labels; e.g. SR25's 15 graphs in its 105 pairs) is refined and counted once. The
-    answer equals ``distinguishes`` pair by pair.
+    answer equals ``distinguishes`` pair by pair. :func:`separation_rounds` also says after
+    how many rounds each pair is separated.
 
     The default budget is 2e6 units for the built-in oracles (small batches stop early
     sooner) and :data:`REGISTERED_BUDGET` (2e8, the budget of ``wlkit analyze``) for
     registered oracles: they cannot stop early, so a batch only has to fit in memory, and
     larger batches refine graphs shared by many pairs once instead of once per batch.
+    """
+    return separation_rounds(pairs, oracle, budget=budget)[0]
+
+
+def separation_rounds(
+    pairs: Sequence[tuple[SimpleGraph, SimpleGraph]],
+    oracle: str = "1-WL",
+    *,
+    budget: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Decide many pairs and say when: ``(separated, rounds)``.
+
+    ``separated`` is :func:`separated_pairs`'s answer (same batching and early stop).
+    ``rounds[i]`` is the first refinement round after which the two graph colours of pair
+    ``i`` differ: 0 when the initial colours already do (e.g. different sizes or labels),
+    -1 when the pair is not separated or the oracle cannot say (a registered oracle whose
+    ``refine`` returns no history, see :func:`register_oracle`). Every round refines the
+    previous partition, so the pair stays separated after ``rounds[i]`` and is not
+    separated after fewer rounds; see "Rounds and layers" in the module docstring for what
+    rounds mean for a model's depth.
+
+    Parameters
+    ----------
+    pairs : sequence of (SimpleGraph, SimpleGraph)
+        The pairs.
+    oracle : str
+        One of :func:`oracle_names`.
+    budget : int, optional
+        Work units per batch, as for :func:`separated_pairs`.
+
+    Returns
+    -------
+    separated : numpy.ndarray
+        bool ``[P]``.
+    rounds : numpy.ndarray
+        int64 ``[P]``; -1 where not separated or unknown.
+
+    Examples
+    --------
+    >>> from wlkit import graphs
+    >>> c6, two_c3 = graphs.cycle(6), graphs.disjoint_union(graphs.cycle(3), graphs.cycle(3))
+    >>> separated, rounds = separation_rounds([(c6, two_c3), (c6, c6)], "node_marked")
+    >>> separated.tolist(), rounds.tolist()
+    ([True, False], [2, -1])
     """
     check_oracle(oracle)
     if budget is None:
@@ -835,6 +971,7 @@ def separated_pairs(
         budget = REGISTERED_BUDGET if entry is not None and entry.bag is None else 2_000_000
     pairs = list(pairs)
     out = np.zeros(len(pairs), dtype=bool)
+    rounds = np.full(len(pairs), -1, dtype=np.int64)
     start = 0
     while start < len(pairs):
         stop, used = start, 0
@@ -856,8 +993,25 @@ def separated_pairs(
             stop += 1
         which = np.array(local, dtype=np.int64)
         # Identical graphs are never separated; leave them out of the early-stop test.
-        open_pairs = which[which[:, 0] != which[:, 1]]
+        open_mask = which[:, 0] != which[:, 1]
+        open_pairs = which[open_mask]
         res = _run(graphs, oracle, None, open_pairs if len(open_pairs) else None)
         out[start:stop] = res.graph_ids[which[:, 0]] != res.graph_ids[which[:, 1]]
+        if res.pair_rounds is not None:
+            batch = np.full(len(which), -1, dtype=np.int64)
+            batch[open_mask] = res.pair_rounds
+            rounds[start:stop] = batch
         start = stop
-    return out
+    return out, rounds
+
+
+def separating_round(g: SimpleGraph, h: SimpleGraph, oracle: str = "1-WL") -> int | None:
+    """The first round after which ``oracle`` tells ``g`` and ``h`` apart; None when it
+    never does (or cannot say, see :func:`separation_rounds`).
+
+    >>> from wlkit import graphs
+    >>> separating_round(graphs.decalin(), graphs.bicyclopentyl(), "node_deleted")
+    3
+    """
+    value = int(separation_rounds([(g, h)], oracle)[1][0])
+    return value if value >= 0 else None

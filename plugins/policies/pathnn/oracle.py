@@ -53,8 +53,8 @@ class _IncrementalIds:
         return out[inverse.reshape(-1)]
 
 
-def path_refinement(graphs: list[Any], kind: str, K: int, distances: bool
-                    ) -> tuple[list[np.ndarray], int]:
+def path_refinement(graphs: list[Any], kind: str, K: int, distances: bool, *,
+                    history: bool = False) -> tuple[Any, ...]:
     """Exact colour refinement of PathNN with ``kind`` paths and ``K`` layers.
 
     An upper bound of the model with the same settings (:class:`PathNN`, whose layer ``l``
@@ -82,6 +82,10 @@ def path_refinement(graphs: list[Any], kind: str, K: int, distances: bool
         Number of layers (longest path, in edges).
     distances : bool
         Read each path node's distance from the start node (PathNN's distance encoding).
+    history : bool
+        Also return the colours after every layer ``l = 0 .. K`` (``wlkit.wl`` then tells
+        after how many layers each pair separates: layer ``l`` reads the paths of ``l``
+        edges, so a pair first separated at ``l`` needs ``K >= l``).
 
     Returns
     -------
@@ -89,6 +93,8 @@ def path_refinement(graphs: list[Any], kind: str, K: int, distances: bool
         Per graph, int64 ``[n]`` node colours after ``K`` layers, one palette.
     rounds : int
         ``K``.
+    steps : list of list of numpy.ndarray
+        Only with ``history``: ``steps[l]`` the per-graph colours after layer ``l``.
 
     Examples
     --------
@@ -111,6 +117,7 @@ def path_refinement(graphs: list[Any], kind: str, K: int, distances: bool
                            return_inverse=True)
     colours = colours.reshape(-1).astype(np.int64)
     palette = int(colours.max()) + 1 if total else 1
+    steps = [colours]  # the colours after each layer (each one a new array)
     for length in range(1, K + 1):
         radix = length + 1 if distances else 1  # distances are 0..length
         tables = [_IncrementalIds() for _ in range(length + 1)]
@@ -156,7 +163,14 @@ def path_refinement(graphs: list[Any], kind: str, K: int, distances: bool
         owner = np.concatenate([np.zeros(0, np.int64), *owners])
         colours, palette = multiset_ids(owner, element.reshape(-1), total, prefix=colours)
         palette = max(palette, 1)
-    return [colours[offsets[i]:offsets[i + 1]] for i in range(len(graphs))], K
+        steps.append(colours)
+
+    def split(flat: np.ndarray) -> list[np.ndarray]:
+        return [flat[offsets[i]:offsets[i + 1]] for i in range(len(graphs))]
+
+    if history:
+        return split(colours), K, [split(step) for step in steps]
+    return split(colours), K
 
 
 def _path_codes(paths: np.ndarray, dists: np.ndarray | None, colours: np.ndarray,
@@ -206,8 +220,9 @@ class PathOracle:
         return (f"PathNN refinement, {what} of 1..{self.K} edges"
                 + (" with distances" if self.distances else ""))
 
-    def __call__(self, graphs: list[Any]) -> tuple[list[np.ndarray], int]:
-        return path_refinement(graphs, self.kind, self.K, self.distances)
+    def __call__(self, graphs: list[Any]) -> tuple[Any, ...]:
+        # with the history, wlkit.wl reports after how many layers each pair separates
+        return path_refinement(graphs, self.kind, self.K, self.distances, history=True)
 
     def cost(self, graph: Any) -> int:
         edges = np.asarray(graph.edges, dtype=np.int64).reshape(-1, 2)
