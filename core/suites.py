@@ -55,7 +55,8 @@ __all__ = [
 ]
 
 # Version of the on-disk oracle-answer files; part of the cache's validity check.
-_ORACLE_CACHE_FORMAT = 1
+# 2: per-pair refinement rounds ("rounds"); older files are recomputed quietly.
+_ORACLE_CACHE_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -210,12 +211,45 @@ class WLSuite(GraphDataset):
         ``wlkit_oracles`` hook) is part of the cache key, so answers of an older
         implementation are not reused.
         """
-        from wlkit.wl import check_oracle, oracle_version, separated_pairs
+        return {o: labels for o, (labels, _) in
+                self._oracle_answers(oracles, cache_dir, on_compute).items()}
+
+    def oracle_rounds(self, oracles: Sequence[str], cache_dir: Path | None = None,
+                      on_compute: Callable[[str], None] | None = None, *,
+                      compute: bool = True) -> dict[str, list[int | None]]:
+        """``{oracle: rounds}``: per pair, the first refinement round after which the
+        oracle's colours of the two graphs differ (:func:`wlkit.wl.separation_rounds`);
+        None where the oracle does not separate the pair or cannot say when.
+
+        Kept in the same cache files as :meth:`oracle_labels`. With ``compute=False``
+        nothing is refined: oracles not cached yet are left out of the answer.
+
+        Examples
+        --------
+        >>> import pathlib, tempfile
+        >>> from wlkit import graphs
+        >>> class Tiny(WLSuite):
+        ...     suite = "tiny"
+        ...     def _build(self):
+        ...         return [SuitePair("c6_vs_2c3", "cycles", graphs.cycle(6),
+        ...                           graphs.disjoint_union(graphs.cycle(3), graphs.cycle(3)))]
+        >>> Tiny().oracle_rounds(["1-WL", "node_marked"], pathlib.Path(tempfile.mkdtemp()))
+        {'1-WL': [None], 'node_marked': [2]}
+        """
+        return {o: rounds for o, (_, rounds) in
+                self._oracle_answers(oracles, cache_dir, on_compute, compute).items()}
+
+    def _oracle_answers(self, oracles: Sequence[str], cache_dir: Path | None,
+                        on_compute: Callable[[str], None] | None, compute: bool = True
+                        ) -> dict[str, tuple[np.ndarray, list[int | None]]]:
+        """``{oracle: (separated, rounds)}`` from the cache, computing what is missing
+        (unless ``compute`` is False: then missing oracles are left out)."""
+        from wlkit.wl import check_oracle, oracle_version, separation_rounds
 
         pairs = self.pairs()
         ids = [p.id for p in pairs]
         folder = (cache_dir or cache_root()) / "wl_oracles"
-        out: dict[str, np.ndarray] = {}
+        out: dict[str, tuple[np.ndarray, list[int | None]]] = {}
         for oracle in oracles:
             check_oracle(oracle)
             version = oracle_version(oracle)  # None for built-ins: their file names stay
@@ -228,34 +262,43 @@ class WLSuite(GraphDataset):
             if cached is not None:
                 out[oracle] = cached
                 continue
+            if not compute:
+                continue
             if on_compute is not None:
                 on_compute(oracle)
-            labels = separated_pairs([(p.first, p.second) for p in pairs], oracle)
+            labels, found = separation_rounds([(p.first, p.second) for p in pairs], oracle)
+            rounds = [int(r) if r >= 0 else None for r in found.tolist()]
             try:
                 atomic_write_json(path, {"format": _ORACLE_CACHE_FORMAT, "oracle": oracle,
                                          "version": version, "pair_ids": ids,
-                                         "separated": [bool(x) for x in labels]})
+                                         "separated": [bool(x) for x in labels],
+                                         "rounds": rounds})
             except OSError as exc:
-                warnings.warn(f"cannot write the oracle cache {path}: {exc}", stacklevel=2)
-            out[oracle] = labels
+                warnings.warn(f"cannot write the oracle cache {path}: {exc}", stacklevel=3)
+            out[oracle] = (labels, rounds)
         return out
 
 
-def _read_oracle_cache(path: Path, oracle: str, ids: list[str],
-                       version: str | None = None) -> np.ndarray | None:
+def _read_oracle_cache(path: Path, oracle: str, ids: list[str], version: str | None = None
+                       ) -> tuple[np.ndarray, list[int | None]] | None:
     if not path.exists():
         return None
     try:
         blob = json.loads(path.read_text())
-        values = blob["separated"]
+        if isinstance(blob.get("format"), int) and blob["format"] < _ORACLE_CACHE_FORMAT:
+            return None  # an older wlkit's file (no rounds): recomputed and replaced quietly
+        values, rounds = blob["separated"], blob["rounds"]
         if (blob.get("format") != _ORACLE_CACHE_FORMAT or blob.get("oracle") != oracle
                 or blob.get("version") != version
                 or blob.get("pair_ids") != ids or len(values) != len(ids)
-                or not all(isinstance(v, bool) for v in values)):
+                or not all(isinstance(v, bool) for v in values)
+                or len(rounds) != len(ids)
+                or not all(r is None or (isinstance(r, int) and not isinstance(r, bool)
+                                         and r >= 0 and v) for r, v in zip(rounds, values))):
             raise ValueError("content does not match the suite")
-        return np.array(values, dtype=bool)
+        return np.array(values, dtype=bool), list(rounds)
     except Exception as exc:  # corrupt or stale: recompute
-        warnings.warn(f"oracle cache {path} is unusable ({exc}); recomputing it", stacklevel=3)
+        warnings.warn(f"oracle cache {path} is unusable ({exc}); recomputing it", stacklevel=4)
         return None
 
 
