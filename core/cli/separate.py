@@ -14,8 +14,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("pipeline", help="pipeline YAML file (its dataset is ignored)")
     parser.add_argument("--suite", required=True, metavar="NAME",
                         help="classic, csl, cfi, sr, regular (generated); exp, cexp, sr25, "
-                        "brec (files; csl too with --root); or any registered suite")
-    parser.add_argument("--root", metavar="DIR", help="folder holding the suite's files")
+                        "brec (files; csl too with --root); any registered suite; or all "
+                        "(every generated suite and every file suite found under --root or "
+                        "$WLKIT_WL_DATA, in one report)")
+    parser.add_argument("--root", metavar="DIR", help="folder holding the suite's files "
+                        "(with --suite all: the folder holding EXP/, CEXP/, CSL/, SR25/, "
+                        "BREC/, like $WLKIT_WL_DATA)")
     parser.add_argument("--out", help="output folder (default: "
                         "runs/<name>/separate_<suite>_<UTC time>/)")
     parser.add_argument("--trained", action="store_true",
@@ -49,7 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--pairs", default=None, metavar="ID,...",
                         help="only these pairs, by id (e.g. the ones a run missed)")
     parser.add_argument("--limit", type=int, default=None, metavar="N",
-                        help="only the first N pairs")
+                        help="only the first N pairs (of each suite with --suite all)")
     add_overrides(parser)
     add_quiet(parser)
     parser.set_defaults(handler=run)
@@ -58,7 +62,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from wlkit.errors import WlkitError
     from wlkit.pipeline import load_pipeline
-    from wlkit.tools.separate import SeparateSettings, run_separate
+    from wlkit.tools.separate import ALL_SUITES, SeparateSettings, run_separate, run_separate_all
 
     for flag, value, low in (("--relabelings", args.relabelings, 2),
                              ("--output-dim", args.output_dim, 1),
@@ -81,6 +85,10 @@ def run(args: argparse.Namespace) -> int:
                                 batch_size=args.batch_size, trained=args.trained,
                                 limit=args.limit, pair_ids=pair_ids,
                                 retest_float64=args.retest_float64)
+    if args.suite == ALL_SUITES:
+        run_separate_all(pipeline, root=args.root, out=args.out, settings=settings,
+                         progress=not args.quiet)
+        return 0
     run_separate(pipeline, args.suite, root=args.root, out=args.out, settings=settings,
                  progress=not args.quiet)
     return 0

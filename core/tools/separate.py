@@ -102,6 +102,7 @@ __all__ = [
     "load_suite",
     "plot_separation",
     "run_separate",
+    "run_separate_all",
     "suite_names",
     "t2_threshold",
 ]
@@ -549,7 +550,7 @@ def _finite(value: float) -> float | None:
 
 
 # ---------------------------------------------------------------------- the command
-def run_separate(pipeline: Any, suite_name: str, root: str | None = None,
+def run_separate(pipeline: Any, suite_name: str | _suites.WLSuite, root: str | None = None,
                  out: str | Path | None = None, settings: SeparateSettings | None = None,
                  progress: bool = True, registry: Registry | None = None,
                  say: Callable[[str], None] | None = None) -> dict[str, Any]:
@@ -565,7 +566,9 @@ def run_separate(pipeline: Any, suite_name: str, root: str | None = None,
     cfg = pipeline.data if hasattr(pipeline, "data") else pipeline
     name = cfg["name"]
     started = time.perf_counter()
-    suite = load_suite(suite_name, root, registry)
+    # a built suite too (--suite all builds them first, to skip those without files)
+    suite = (suite_name if isinstance(suite_name, _suites.WLSuite)
+             else load_suite(suite_name, root, registry))
     separator = Separator(cfg, suite.label_width, settings, registry)
     indexed = list(enumerate(suite.pairs()))
     if settings.pair_ids is not None:
@@ -795,3 +798,260 @@ def plot_separation(result: dict[str, Any], path: str | Path) -> None:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
     atomic_write_bytes(path, buffer.getvalue())
+
+
+# ---------------------------------------------------------------------- --suite all
+#: The ``--suite`` value that runs every suite.
+ALL_SUITES = "all"
+
+
+@contextlib.contextmanager
+def _wl_data(root: str | Path | None) -> Iterator[None]:
+    """``$WLKIT_WL_DATA`` set to ``root`` (when given) for the file suites' folder lookup."""
+    import os
+
+    if root is None:
+        yield
+        return
+    before = os.environ.get("WLKIT_WL_DATA")
+    os.environ["WLKIT_WL_DATA"] = str(root)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("WLKIT_WL_DATA", None)
+        else:
+            os.environ["WLKIT_WL_DATA"] = before
+
+
+def collect_suites(root: str | Path | None, registry: Registry,
+                   names: Sequence[str] | None = None
+                   ) -> tuple[list[_suites.WLSuite], list[dict[str, str]]]:
+    """Every registered suite ``--suite all`` runs, and the file suites it skips.
+
+    Generated suites always run (``csl`` generated exactly, not from files). A suite that
+    reads files looks for them under ``root`` (or ``$WLKIT_WL_DATA``) in its own subfolder
+    (``EXP/``, ``BREC/``, ...); one whose files are missing or unreadable is skipped with
+    the reason, not an error. Must be called with ``$WLKIT_WL_DATA`` set to ``root`` (see
+    :func:`run_separate_all`), since file suites resolve their folder when used.
+    """
+    records = _suites.suite_records(registry)
+    if names is not None:
+        unknown = [n for n in names if n not in records]
+        if unknown:
+            raise DatasetError(f"unknown suite {unknown[0]!r}\n    hint: "
+                               f"{choices_hint(unknown[0], sorted(records))}")
+        records = {n: records[n] for n in names}
+    # generated suites first (cheap, always there), then the file suites
+    order = sorted(records, key=lambda n: (records[n].record.needs_files, n))
+    found: list[_suites.WLSuite] = []
+    skipped: list[dict[str, str]] = []
+    for name in order:
+        if not records[name].record.needs_files:
+            found.append(_suites.load_suite(name, None, registry))
+            continue
+        try:
+            suite = _suites.load_suite(name, None, registry)
+            if not suite.pairs():
+                raise DatasetError(f"suite {name!r} has no pairs")
+            suite.describe()  # resolves its folder; fails like pairs() would
+        except DatasetError as exc:
+            skipped.append({"suite": name, "reason": " ".join(str(exc).split("\n")[0].split())})
+            continue
+        found.append(suite)
+    return found, skipped
+
+
+def run_separate_all(pipeline: Any, root: str | Path | None = None,
+                     out: str | Path | None = None, settings: SeparateSettings | None = None,
+                     progress: bool = True, registry: Registry | None = None,
+                     say: Callable[[str], None] | None = None,
+                     names: Sequence[str] | None = None) -> dict[str, Any]:
+    """``wlkit separate PIPELINE --suite all``: every suite, one report.
+
+    Runs :func:`run_separate` on every generated suite and on every file suite found under
+    ``root`` (the folder holding ``EXP/``, ``CEXP/``, ``CSL/``, ``SR25/``, ``BREC/``, like
+    ``$WLKIT_WL_DATA``, which is used when ``root`` is None). Each suite's
+    ``separation.json`` and ``.png`` go to its own subfolder; then ``separation_all.json``,
+    ``separation_all.png`` and one table (per suite and category: pairs, model, unreliable,
+    unexplained, the oracles and, for models with a published BREC row, the paper's count).
+
+    Parameters
+    ----------
+    pipeline : Pipeline or dict
+        The validated pipeline.
+    root : path, optional
+        The folder of the file suites' subfolders.
+    out : path, optional
+        Output folder (default ``runs/<name>/separate_all_<UTC time>/``); must be empty.
+    settings : SeparateSettings, optional
+        Applied to every suite (``limit``: the first pairs of each suite); ``pair_ids`` is
+        refused (ids belong to one suite).
+    progress, registry, say :
+        As for :func:`run_separate`.
+    names : sequence of str, optional
+        Only these suites (default: every registered one).
+
+    Returns
+    -------
+    dict
+        The content of ``separation_all.json`` plus ``run_dir``.
+
+    Raises
+    ------
+    WlkitError
+        ``root`` is not a folder, ``pair_ids`` is set, or ``out`` holds files.
+    """
+    from wlkit.tools import published
+
+    settings = settings or SeparateSettings()
+    registry = registry or get_registry()
+    say = say or (lambda text: print(text, flush=True) if progress else None)
+    tell = say if progress else (lambda text: print(text, flush=True))
+    cfg = pipeline.data if hasattr(pipeline, "data") else pipeline
+    name = cfg["name"]
+    started = time.perf_counter()
+    if settings.pair_ids is not None:
+        raise WlkitError("--pairs cannot be combined with --suite all (pair ids belong to one "
+                         "suite)\n    hint: run the suite alone: --suite NAME --pairs ...")
+    if root is not None and not Path(root).expanduser().is_dir():
+        raise WlkitError(f"--root {root}: not a folder\n    hint: with --suite all, --root "
+                         "names the folder holding EXP/, CEXP/, CSL/, SR25/ and BREC/ (as "
+                         "$WLKIT_WL_DATA does)")
+    check_output_empty(out)
+    model_row = published.published_model(cfg)
+    with _wl_data(None if root is None else Path(root).expanduser()):
+        suites, skipped = collect_suites(root, registry, names)
+        if not suites:
+            raise DatasetError("--suite all found no suite to run\n    hint: pass --root DIR "
+                               "(or set WLKIT_WL_DATA) for the file suites")
+        say(f"wlkit separate --suite all: {name} on {len(suites)} suite(s): "
+            + ", ".join(s.suite for s in suites)
+            + (f"; skipped: {', '.join(s['suite'] for s in skipped)}" if skipped else ""))
+        results: dict[str, dict[str, Any]] = {}
+        with output_folder(Path(cfg["output"]["dir"]) / name, "separate_all_",
+                           out) as run_dir:
+            for suite in suites:
+                result = run_separate(pipeline, suite, out=run_dir / suite.suite,
+                                      settings=settings, progress=progress,
+                                      registry=registry, say=say)
+                results[suite.suite] = result
+            combined = combine_results(cfg, results, skipped, model_row, settings)
+            combined["command"] = " ".join(sys.argv)
+            combined["seconds"] = round(time.perf_counter() - started, 2)
+            atomic_write_json(run_dir / "separation_all.json", combined)
+            plot_separation(_plot_view(combined), run_dir / "separation_all.png")
+    tell(format_all_table(combined))
+    tell(f"  results: {run_dir / 'separation_all.json'} and separation_all.png (each suite's "
+         "separation.json in its subfolder)")
+    combined["run_dir"] = str(run_dir)
+    return combined
+
+
+def combine_results(cfg: dict[str, Any], results: dict[str, dict[str, Any]],
+                    skipped: list[dict[str, str]], model_row: str | None,
+                    settings: SeparateSettings) -> dict[str, Any]:
+    """``separation_all.json``: each suite's totals (and published counts), the skips."""
+    from wlkit.tools import published
+
+    oracles = list(dict.fromkeys(o for r in results.values() for o in r["oracles"]))
+    suites: dict[str, Any] = {}
+    for suite, r in results.items():
+        entry = {"source": r["source"], "dir": r["run_dir"], "oracles": r["oracles"],
+                 "reference_oracle": r.get("reference_oracle"), "totals": r["totals"],
+                 "overall": r["overall"], "violations": r["violations"],
+                 "seconds": r["seconds"]}
+        if model_row is not None and suite == "brec":
+            cells, total = published.published_cells(model_row, r["totals"],
+                                                     r["overall"]["pairs"])
+            entry["published"] = {"categories": cells, "total": total}
+        suites[suite] = entry
+    first = next(iter(results.values()))
+    out: dict[str, Any] = {
+        "pipeline": cfg["name"], "policy": first["policy"], "bound": first["bound"],
+        "settings": first["settings"], "oracles": oracles, "suites": suites,
+        "skipped": skipped,
+        "published": None if model_row is None else {
+            "model": model_row, **asdict(published.BREC_TABLE2[model_row]),
+            "trained": True,
+            "comparable": settings.trained,
+            "protocol": f"BREC's {model_row} row is trained (BREC's per-pair protocol, "
+                        "--trained); "
+                        + ("this run is trained too" if settings.trained else
+                           "this run is untrained, so not directly comparable")}}
+    out["totals"] = {"pairs": sum(s["overall"]["pairs"] for s in suites.values()),
+                     "separated": sum(s["overall"]["separated"] for s in suites.values()),
+                     "unreliable": sum(s["overall"]["unreliable"] for s in suites.values())}
+    return out
+
+
+def format_all_table(combined: dict[str, Any]) -> str:
+    """The ``--suite all`` table: one block of rows per suite (categories, then its total).
+
+    Columns: pairs, model (reliable separations), unreliable, one column per reason a pair
+    the reference oracle separates stays unseparated (``unexplained`` always, others such
+    as ``depth`` or ``precision`` where they occur), the oracles, and the published count
+    of the model's BREC row when it has one.
+    """
+    oracles = combined["oracles"]
+    row_pub = combined.get("published")
+    entries = combined["suites"].values()
+    found = {k for e in entries for t in [*e["totals"].values(), e["overall"]]
+             for k in t.get("reasons", {})}
+    reasons = ["unexplained", *sorted(found - {"unexplained"})]
+    head = ["suite / category", "pairs", "model", "unreliable", *reasons, *oracles,
+            *([f"published {row_pub['model']} (trained)"] if row_pub else [])]
+    lines: list[list[str]] = []
+    rules: list[int] = [0]
+
+    def cells(label: str, t: dict[str, Any], pub: str) -> list[str]:
+        counts = t.get("reasons", {})
+        return [label, str(t["pairs"]), str(t["separated"]), str(t["unreliable"]),
+                *[str(counts.get(r, 0)) for r in reasons],
+                *[str(t["oracles"][o]) if o in t["oracles"] else "-" for o in oracles],
+                *([pub] if row_pub else [])]
+
+    def show(value: int | None) -> str:
+        return "-" if value is None else str(value)
+
+    for suite, entry in combined["suites"].items():
+        if lines:
+            rules.append(len(lines))
+        pub = entry.get("published") or {"categories": {}, "total": None}
+        cats = entry["totals"]
+        if len(cats) > 1 or next(iter(cats)) != suite:
+            for cat, t in cats.items():
+                lines.append(cells(f"{suite} / {cat}", t,
+                                   show(pub["categories"].get(cat)) if suite == "brec" else ""))
+            lines.append(cells(f"{suite} total", entry["overall"],
+                               show(pub["total"]) if suite == "brec" else ""))
+        else:
+            lines.append(cells(suite, entry["overall"], ""))
+    threshold = combined["settings"]["threshold"]
+    text = [f"  {combined['pipeline']} on every suite: pairs separated (model = reliable T² > "
+            f"{threshold:.2f}{', trained per pair' if combined['settings']['trained'] else ''})",
+            *tables.format_table(head, lines, indent="  ", rules=rules)]
+    if row_pub:
+        row = row_pub
+        text += [f"  published: {row['protocol']}.",
+                 f"    {row['source']}: {row['model']} separates Basic {row['basic']}, Regular "
+                 f"{row['regular']}, Extension {row['extension']}, CFI {row['cfi']}, total "
+                 f"{row['total']} of 400.",
+                 "    The paper's Regular column merges Regular, Strongly regular, 4-vertex "
+                 "condition and Distance regular (140 pairs); '-': no published cell."]
+    for skip in combined["skipped"]:
+        text.append(f"  skipped {skip['suite']}: {skip['reason']}")
+    return "\n".join(text)
+
+
+def _plot_view(combined: dict[str, Any]) -> dict[str, Any]:
+    """``combined`` in the shape :func:`plot_separation` draws (one bar group per suite and
+    category)."""
+    totals = {}
+    for suite, entry in combined["suites"].items():
+        for cat, t in entry["totals"].items():
+            label = suite if cat == suite else f"{suite}/{cat}"
+            totals[label] = {**t, "oracles": {o: t["oracles"].get(o, 0)
+                                              for o in combined["oracles"]}}
+    return {"pipeline": combined["pipeline"], "suite": "every suite", "totals": totals,
+            "oracles": combined["oracles"]}
