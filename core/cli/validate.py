@@ -28,6 +28,21 @@ def _runs_pipeline_layer(model: torch.nn.Module, layer: str) -> bool:
     return any(isinstance(module, factory) for module in model.modules())
 
 
+def _warn_depth(cfg: dict, dataset: object) -> None:
+    """When the pipeline's dataset is a WL suite: warn if its pairs need more refinement
+    rounds of the model's oracle than the model has layers (cached or cheap answers only,
+    so validation stays fast; ``wlkit separate`` always checks)."""
+    from wlkit.suites import WLSuite
+
+    if not isinstance(dataset, WLSuite):
+        return
+    from wlkit.tools.separate import depth_requirement
+
+    text = depth_requirement(cfg, dataset)
+    if text:
+        print(text)
+
+
 def run(args: argparse.Namespace) -> int:
     from wlkit.model.build import (
         build_model,
@@ -66,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
               f"{m['readout']['name']}")
     print(f"seeds: {cfg['seeds']}")
     print(f"num_params: {count_parameters(model)}")
+    _warn_depth(cfg, dataset)
     print("--- resolved pipeline ---")
     print(pipeline.dump(), end="")
     return 0

@@ -549,6 +549,94 @@ def _finite(value: float) -> float | None:
     return round(value, 6) if math.isfinite(value) else None
 
 
+# ---------------------------------------------------------------------- depth
+def model_rounds(separator: Separator, oracle: str | None) -> int | None:
+    """The rounds of ``oracle`` the model's layers reach, when its rounds map to layers.
+
+    The mapping ("Rounds and layers" in :mod:`wlkit.wl`): ``model.num_layers`` for
+    ``1-WL`` (an MPNN's layer t reads the colours of round t) and for the DS-WL oracles,
+    built-in (node_marked, node_deleted, ego, two_node_marked) or a policy's bag oracle,
+    whose base MPNN runs its layers on every copy. A policy may state its own with an int
+    (or None) attribute ``wl_rounds``. None otherwise: ``2-FWL`` only bounds SPEN, and a
+    registered refinement (e.g. PathNN's, which runs exactly the model's K rounds) has its
+    own depth.
+    """
+    from wlkit.wl import ORACLES, registered_oracle
+
+    if oracle is None:
+        return None
+    if separator.policy is not None and hasattr(separator.policy, "wl_rounds"):
+        stated = separator.policy.wl_rounds
+        return None if stated is None else int(stated)
+    layers = int(separator.pipeline["model"]["num_layers"])
+    if oracle in ORACLES:
+        return None if oracle == "2-FWL" else layers
+    entry = registered_oracle(oracle)
+    return layers if entry is not None and entry.bag is not None else None
+
+
+def depth_warning(needed: Sequence[int | None], layers: int, oracle: str) -> str | None:
+    """The warning when some pairs need more rounds of ``oracle`` than the model's layers
+    reach (None when none do)."""
+    deeper = [r for r in needed if r is not None and r > layers]
+    if not deeper:
+        return None
+    return (f"  WARNING: {len(deeper)} of {len(needed)} pair(s) need more than {layers} "
+            f"round(s) of {oracle} to be separated (up to {max(deeper)}) and the model has "
+            f"{layers} layer(s): it cannot separate them\n    hint: set model.num_layers: "
+            f"{max(deeper)} (or more) to reach every pair the oracle separates")
+
+
+def mark_depth(rows: list[dict[str, Any]], needed: Sequence[int | None], layers: int,
+               oracle: str) -> dict[str, Any]:
+    """Put each pair's ``needed_rounds`` (pairs ``oracle`` separates) and the model's
+    ``layers`` into its row; a pair the model leaves unseparated that needs more rounds
+    than ``layers`` gets ``"reason": "depth"``. Returns the summary ``separation.json``
+    keeps under ``depth``; ``violations`` lists pairs separated with fewer layers than
+    they need (a sign that the model is not bounded by the oracle round by round)."""
+    limited, violations = 0, []
+    for row, rounds in zip(rows, needed):
+        if rounds is None:
+            continue
+        row["needed_rounds"] = rounds
+        row["layers"] = layers
+        if rounds > layers:
+            if row["separated"]:
+                violations.append(row["id"])
+            else:
+                row["reason"] = "depth"
+                limited += 1
+    known = [r for r in needed if r is not None]
+    return {"oracle": oracle, "layers": layers, "limited": limited,
+            "max_needed_rounds": max(known) if known else None, "violations": violations}
+
+
+def depth_requirement(cfg: dict[str, Any], suite: Any, registry: Registry | None = None,
+                      budget: int = 5_000_000) -> str | None:
+    """For ``wlkit validate``: the depth warning of ``cfg``'s model on ``suite``, if any.
+
+    Only answers the cache already holds are used, or ones cheap to compute (the oracle's
+    work units on the suite below ``budget``), so validation stays fast; None when the
+    model's depth is enough or its oracle's rounds do not map to layers; a note when the
+    check was too costly (``wlkit separate`` always checks).
+    """
+    from wlkit.wl import oracle_cost
+
+    separator = Separator(cfg, suite.label_width, SeparateSettings(), registry)
+    oracle = separator.policy_oracle() or separator.bound()
+    layers = model_rounds(separator, oracle)
+    if oracle is None or layers is None:
+        return None
+    cached = suite.oracle_rounds([oracle], compute=False)
+    if oracle not in cached:
+        work = sum(oracle_cost(g, oracle) for p in suite.pairs() for g in (p.first, p.second))
+        if work > budget:
+            return (f"  note: depth not checked against {oracle} on {suite.suite} (not cached, "
+                    f"{work:.1e} work units); wlkit separate checks it")
+        cached = suite.oracle_rounds([oracle])
+    return depth_warning(cached[oracle], layers, oracle)
+
+
 # ---------------------------------------------------------------------- the command
 def run_separate(pipeline: Any, suite_name: str | _suites.WLSuite, root: str | None = None,
                  out: str | Path | None = None, settings: SeparateSettings | None = None,
@@ -599,9 +687,22 @@ def run_separate(pipeline: Any, suite_name: str | _suites.WLSuite, root: str | N
         labels = suite.oracle_labels(
             oracles, on_compute=lambda o: say(f"  computing the {o} oracle (cached afterwards)"))
     else:  # a subset: compute on it alone, without caching
-        from wlkit.wl import separated_pairs
+        from wlkit.wl import separation_rounds
 
-        labels = {o: separated_pairs([(p.first, p.second) for p in pairs], o) for o in oracles}
+        answers = {o: separation_rounds([(p.first, p.second) for p in pairs], o)
+                   for o in oracles}
+        labels = {o: found for o, (found, _) in answers.items()}
+    # depth: the rounds each pair needs under the reference oracle against the model's layers
+    depth_oracle = policy_oracle if policy_oracle is not None else separator.bound()
+    layers = model_rounds(separator, depth_oracle)
+    needed: list[int | None] | None = None
+    if layers is not None and depth_oracle is not None:
+        needed = (suite.oracle_rounds([depth_oracle])[depth_oracle]
+                  if settings.limit is None and settings.pair_ids is None
+                  else [int(r) if r >= 0 else None for r in answers[depth_oracle][1]])
+        warning = depth_warning(needed, layers, depth_oracle)
+        if warning:
+            tell(warning)
     rows = []
     bar = progress_bar(pairs, desc=f"  separate {suite.suite}", unit="pair", enabled=progress)
     # the bar first in zip, so it counts the last pair before zip stops
@@ -610,6 +711,10 @@ def run_separate(pipeline: Any, suite_name: str | _suites.WLSuite, root: str | N
         rows.append({"id": pair.id, "category": pair.category, **decision,
                      "oracles": {o: bool(labels[o][row]) for o in oracles}})
     bar.close()
+    # before the re-test: a depth-limited pair gets its reason, and float64 cannot help it
+    depth = (mark_depth(rows, needed, layers, depth_oracle)
+             if needed is not None and layers is not None and depth_oracle is not None
+             else None)
     bound = separator.bound()
     reference = policy_oracle if policy_oracle is not None else bound
     retest = retest_in_float64(cfg, suite.label_width, settings, registry, rows, indexed,
@@ -639,6 +744,7 @@ def run_separate(pipeline: Any, suite_name: str | _suites.WLSuite, root: str | N
         "seconds": round(time.perf_counter() - started, 2),
     }
     result["overall"] = totals(rows, oracles, None)["all"]
+    result["depth"] = depth
     with output_folder(Path(cfg["output"]["dir"]) / name, f"separate_{suite.suite}_",
                        out) as run_dir:
         atomic_write_json(run_dir / "separation.json", result)
@@ -648,6 +754,11 @@ def run_separate(pipeline: Any, suite_name: str | _suites.WLSuite, root: str | N
         tell(f"  WARNING: the model separates {len(violations)} pair(s) that {bound} does not "
             f"({', '.join(violations[:5])}{', ...' if len(violations) > 5 else ''}); for a "
             f"model bounded by {bound} this is a bug in the model or in the test")
+    if depth is not None and depth["violations"]:
+        tell(f"  WARNING: the model separates {len(depth['violations'])} pair(s) with fewer "
+             f"layers than the rounds of {depth['oracle']} they need "
+             f"({', '.join(depth['violations'][:5])}); its layers are not bounded by the "
+             "oracle round by round (see 'Rounds and layers' in wlkit.wl)")
     tell(f"  results: {run_dir / 'separation.json'} and separation.png")
     result["run_dir"] = str(run_dir)
     return result
@@ -670,6 +781,7 @@ def retest_in_float64(cfg: dict[str, Any], label_width: int, settings: SeparateS
     if settings.trained or settings.dtype != "float32" or not settings.retest_float64:
         return None
     chosen = [k for k, row in enumerate(rows) if row["reliable"] and not row["separated"]
+              and "reason" not in row  # e.g. depth: no precision can separate it
               and (reference is None or row["oracles"].get(reference, True))]
     summary: dict[str, Any] = {"reference": reference, "pairs": len(chosen), "recovered": 0,
                                "seconds": 0.0}
@@ -752,15 +864,18 @@ def format_table(result: dict[str, Any]) -> str:
     oracles = result["oracles"]
     retested = result.get("float64_retest") is not None
     explained = result.get("reference_oracle") is not None
+    deep = result.get("depth") is not None  # the model's layers map to oracle rounds
 
     def line(cat: str, t: dict[str, Any]) -> list[str]:
         return [cat, str(t["pairs"]), str(t["separated"]),
                 *([str(t.get("float64", 0))] if retested else []), str(t["unreliable"]),
                 *([str(t.get("reasons", {}).get("unexplained", 0))] if explained else []),
+                *([str(t.get("reasons", {}).get("depth", 0))] if deep else []),
                 *[str(t["oracles"][o]) for o in oracles]]
 
     head = ["category", "pairs", "model", *(["via float64"] if retested else []), "unreliable",
-            *(["unexplained"] if explained else []), *oracles]
+            *(["unexplained"] if explained else []), *(["depth-limited"] if deep else []),
+            *oracles]
     lines = [line(cat, t) for cat, t in result["totals"].items()]
     lines.append(line("total", result["overall"]))
     title = (f"  {result['pipeline']} on {result['suite']}: pairs separated (model = reliable "
