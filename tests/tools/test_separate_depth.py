@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -133,3 +134,20 @@ def test_validate_warns_when_the_suite_needs_more_depth(layers, warned, write_pi
     printed = capsys.readouterr().out
     assert ("WARNING: 2 of 4 pair(s) need more than 1 round(s) of node_marked" in printed) \
         == warned
+
+
+PIPELINES = Path(__file__).parents[2] / "pipelines"
+
+
+@pytest.mark.parametrize("path", sorted(PIPELINES.glob("separate_*.yaml")), ids=lambda p: p.stem)
+def test_shipped_separation_pipelines_have_the_depth_their_suites_need(path):
+    from wlkit.model.build import instantiate_dataset
+    from wlkit.pipeline import load_pipeline
+    from wlkit.suites import load_suite
+    from wlkit.tools.separate import depth_requirement
+
+    cfg = load_pipeline(path, []).data
+    instantiate_dataset(cfg["dataset"])  # registers the suites' plugins
+    for name in ("classic", "csl", "cfi", "sr", "regular"):
+        text = depth_requirement(cfg, load_suite(name))
+        assert text is None or "WARNING" not in text, (name, text)
