@@ -1114,14 +1114,18 @@ def format_all_table(combined: dict[str, Any]) -> str:
     found = {k for e in entries for t in [*e["totals"].values(), e["overall"]]
              for k in t.get("reasons", {})}
     reasons = ["unexplained", *sorted(found - {"unexplained"})]
-    head = ["suite / category", "pairs", "model", "unreliable", *reasons, *oracles,
+    # pairs separated only by the float64 re-test, where one ran
+    wide = any(t.get("float64") for e in entries for t in e["totals"].values())
+    head = ["suite / category", "pairs", "model", *(["via float64"] if wide else []),
+            "unreliable", *reasons, *oracles,
             *([f"published {row_pub['model']} (trained)"] if row_pub else [])]
     lines: list[list[str]] = []
     rules: list[int] = [0]
 
     def cells(label: str, t: dict[str, Any], pub: str) -> list[str]:
         counts = t.get("reasons", {})
-        return [label, str(t["pairs"]), str(t["separated"]), str(t["unreliable"]),
+        return [label, str(t["pairs"]), str(t["separated"]),
+                *([str(t.get("float64", 0))] if wide else []), str(t["unreliable"]),
                 *[str(counts.get(r, 0)) for r in reasons],
                 *[str(t["oracles"][o]) if o in t["oracles"] else "-" for o in oracles],
                 *([pub] if row_pub else [])]
@@ -1145,7 +1149,7 @@ def format_all_table(combined: dict[str, Any]) -> str:
     threshold = combined["settings"]["threshold"]
     text = [f"  {combined['pipeline']} on every suite: pairs separated (model = reliable T² > "
             f"{threshold:.2f}{', trained per pair' if combined['settings']['trained'] else ''})",
-            *tables.format_table(head, lines, indent="  ", rules=rules)]
+            *tables.format_table(head, lines, indent="  ", rules=rules, strip=True)]
     if row_pub:
         row = row_pub
         text += [f"  published: {row['protocol']}.",

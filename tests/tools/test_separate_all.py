@@ -107,16 +107,18 @@ def _cat(pairs, separated, wl2, reasons=None):
 
 def test_the_published_column_shows_the_paper_count_of_a_complete_category():
     ego1 = pipeline({"name": "ego", "hops": 1})
-    brec = _fake_result("brec", {"Basic": _cat(60, 59, 60),
-                                 "Regular": _cat(50, 48, 50, {"depth": 1, "unexplained": 1})})
+    regular = {**_cat(50, 48, 50, {"depth": 1, "unexplained": 1}), "float64": 2}
+    brec = _fake_result("brec", {"Basic": _cat(60, 59, 60), "Regular": regular})
     combined = combine_results(ego1, {"brec": brec, "csl": _fake_result(
         "csl", {"csl": _cat(45, 9, 45)})}, [], "NGNN", SeparateSettings())
     assert combined["suites"]["brec"]["published"] == {
         "categories": {"Basic": 59, "Regular": None}, "total": None}
     table = format_all_table(combined).splitlines()
     head = table[1].split()
-    assert head[:7] == ["suite", "/", "category", "pairs", "model", "unreliable", "unexplained"]
+    assert head[:9] == ["suite", "/", "category", "pairs", "model", "via", "float64",
+                        "unreliable", "unexplained"]
     assert "depth" in head  # a reason that occurs gets its column
+    assert next(ln for ln in table if "brec / Regular" in ln).split()[5] == "2"  # via float64
     assert next(ln for ln in table if "brec / Basic" in ln).split()[-1] == "59"
     assert next(ln for ln in table if "brec / Regular" in ln).split()[-1] == "-"
     assert next(ln for ln in table if "brec total" in ln).split()[-1] == "-"  # 110 of 400
