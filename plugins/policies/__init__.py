@@ -7,9 +7,11 @@ rni           ``rni``: random node initialisation (Abboud et al. 2021)
 ego           ``ego``: ESAN bags: k-hop ego-nets (EGO/EGO+), node- and edge-deleted; DS/DSS
 node_marking  ``node_marking``: l marked nodes, base MPNN, pooled over tuples ((1,l)-WL)
 spen          ``spen``: equivariant order-1/2 layers on every node's k-hop ego-net (SPEN)
+spen_oracle   ``spen_h<k>``: SPEN's exact oracle (SPEN-WL), through ``wlkit_oracles``
 ============  ==========================================================================
 
-This module registers them through :func:`wlkit_subgraph_policies` (one list of records).
+This module registers them through :func:`wlkit_subgraph_policies` (one list of records)
+and SPEN's oracle family through :func:`wlkit_oracles`.
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ from .node_marking import NodeMarkingPolicy
 from .rni import RandomNodeInit
 from .spen import SpenPolicy
 
+# SPEN's exact oracle family spen_h<k>: imported here so this module's hookimpl registers it
+from .spen_oracle import wlkit_oracles
+
 __all__ = ["EgoNetPolicy", "NodeMarkingPolicy", "RandomNodeInit", "SpenPolicy",
-           "wlkit_subgraph_policies"]
+           "wlkit_oracles", "wlkit_subgraph_policies"]
 
 
 @hookimpl

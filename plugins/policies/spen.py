@@ -32,16 +32,30 @@ the distinct subgraph sizes of a batch; each iteration processes every subgraph 
 at once as dense ``[S, n, n, d]`` tensors. Cost per layer: ``sum_v |S_v|^2 d``, against
 ``n^2 d`` per graph for a global 2-IGN (see ``benchmarks/spen_memory.py``).
 
-Expressivity: every mean over a subgraph of root ``r`` is an aggregation over a witness node
-that 2-FWL colour refinement performs (membership is a distance test, which 2-FWL colours
+Expressivity: SPEN is bounded by its exact oracle ``spen_h<hops>`` (SPEN-WL,
+:mod:`wlkit.plugins.policies.spen_oracle`, :attr:`SpenPolicy.wl_oracle`), which is at most
+2-FWL: every mean over a subgraph of root ``r`` is an aggregation over a witness node that
+2-FWL colour refinement performs (membership is a distance test, which 2-FWL colours
 encode), and the cross-subgraph average of pair ``(i, j)`` aggregates over the roots ``r``
-as 2-FWL does over its witness, so SPEN never separates 2-FWL-equivalent graphs
-(:attr:`SpenPolicy.wl_oracle`). It does separate C6 from 2xC3 with 1-hop ego-nets; on CSL
-an untrained 1-hop SPEN separates the 9 class pairs of the ``ego1+`` oracle, a 2-hop one all
-45 (the ``ego2+`` DS-WL oracle: 30), but 15 of those 45 differ only by 1e-5 to 1e-4
-relative, which float32 training does not pick up. Averaging after every layer keeps no
-per-subgraph state, so larger ego-nets are not always stronger: with 2-hop ego-nets that
-cover BREC's 10-node graphs SPEN is close to a global 2-IGN.
+as 2-FWL does over its witness. It separates C6 from 2xC3 with 1-hop ego-nets; on CSL the
+oracle and the untrained float64 model separate 9 class pairs at 1 hop and all 45 at 2 hops
+(in float32 only 30: 15 differ by 1e-5 to 1e-4 relative; ``wlkit separate`` re-tests those
+in float64).
+
+More hops can separate fewer pairs. When every ``k``-hop ego-net is the whole graph, a
+layer's output at ``(i, j)`` depends on the root ``r`` only through the root-mark
+indicators ``[i = r]``, ``[j = r]``, whose mean over the ``n`` roots is the same for every
+pair; averaging over all subgraphs after every layer (no per-subgraph state survives) thus
+leaves a pointwise function of the ordinary 2-IGN basis terms, so SPEN *is* a global 2-IGN,
+and 2-IGNs are at most 1-WL (Geerts 2020; Chen et al. 2020). The cause is the averaging,
+not the weight tying or the normalisation. BREC's graphs are mostly 10 nodes of diameter 2-3
+(202 of 220 graphs have 10 nodes; 118 have every 2-hop ego-net equal to the whole graph),
+and all its basic and regular pairs are 1-WL-equivalent: in 55 of those 110 pairs both
+graphs are covered by their 2-hop ego-nets, and neither the model nor the oracle separates
+any of them. Measured on BREC basic+regular (investigation of 2026-12-02): 1 hop 109/110 in
+float32 (the oracle: 110; the missed pair 79 has a relative difference of 1.9e-5 and
+separates in float64); 2 hops 31/110 in float32, 45/110 in float64 (basic 29, regular 16),
+exactly the oracle's 45 pairs; 6 hops 0/110 (oracle 0).
 """
 
 from __future__ import annotations
@@ -646,9 +660,13 @@ class SpenPolicy(SubgraphPolicy):
     """
 
     version = 2  # 2: edge_pairs (every edge, parallel edges summed) replaces pair_edge
-    #: SPEN's layers are computable by 2-FWL colour refinement (every mean over a subgraph is
-    #: a 2-FWL aggregation over a witness node), so 2-FWL bounds what it can separate.
-    wl_oracle = "2-FWL"
+
+    @property
+    def wl_oracle(self) -> str | None:  # type: ignore[override]
+        """SPEN's exact oracle for these hops, ``spen_h<hops>`` (SPEN-WL, <= 2-FWL; see
+        :mod:`wlkit.plugins.policies.spen_oracle`). It reads the root mark and the exact
+        subgraph sizes, so it bounds the model for every ``root_mark`` and ``size_bounds``."""
+        return f"spen_h{self.hops}"
 
     def __init__(self, hops: int = 1, root_mark: bool = True,
                  size_bounds: list[int] | tuple[int, ...] = DEFAULT_SIZE_BOUNDS):
@@ -732,7 +750,7 @@ SPEN_RECORD = SubgraphPolicyRecord(
     ),
     permutation_invariant=True,
     stochastic=False,
-    expressivity=">1-WL, <=2-FWL",
+    expressivity=">1-WL, bounded by its oracle spen_h<hops> (<= 2-FWL)",
     approximate=SPEN_APPROXIMATE,
 )
 
