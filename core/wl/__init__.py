@@ -20,7 +20,7 @@ False
 True
 """
 
-from ._canon import multiset_ids
+from ._canon import canon_rows, multiset_ids
 from .oracles import (
     ORACLE_SUMMARIES,
     ORACLES,
@@ -55,6 +55,7 @@ __all__ = [
     "Copy",
     "RegisteredOracle",
     "WLResult",
+    "canon_rows",
     "check_oracle",
     "distinguishes",
     "fwl2_initial_colors",

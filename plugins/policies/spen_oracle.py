@@ -41,8 +41,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from wlkit import OracleFamilyRecord, OracleRecord, hookimpl
-from wlkit.wl import multiset_ids
-from wlkit.wl._canon import canon_rows  # not re-exported; the row canoniser of wlkit.wl
+from wlkit.wl import canon_rows, multiset_ids
 
 __all__ = ["SpenOracle", "spen_oracle", "spen_refinement", "wlkit_oracles"]
 
