@@ -637,6 +637,18 @@ def depth_requirement(cfg: dict[str, Any], suite: Any, registry: Registry | None
     return depth_warning(cached[oracle], layers, oracle)
 
 
+def _command_context(pipeline: Any, settings: SeparateSettings | None, progress: bool,
+                     registry: Registry | None, say: Callable[[str], None] | None) -> tuple:
+    """Settings, registry, the progress printer ``say``, the result printer ``tell`` (which
+    prints under --quiet too) and the resolved pipeline mapping of one command."""
+    settings = settings or SeparateSettings()
+    registry = registry or get_registry()
+    say = say or (lambda text: print(text, flush=True) if progress else None)
+    tell = say if progress else (lambda text: print(text, flush=True))
+    cfg = pipeline.data if hasattr(pipeline, "data") else pipeline
+    return settings, registry, say, tell, cfg
+
+
 # ---------------------------------------------------------------------- the command
 def run_separate(pipeline: Any, suite_name: str | _suites.WLSuite, root: str | None = None,
                  out: str | Path | None = None, settings: SeparateSettings | None = None,
@@ -646,12 +658,8 @@ def run_separate(pipeline: Any, suite_name: str | _suites.WLSuite, root: str | N
     result (see the README for its fields)."""
     from wlkit.io import progress as progress_bar
 
-    settings = settings or SeparateSettings()
-    registry = registry or get_registry()
-    say = say or (lambda text: print(text, flush=True) if progress else None)
-    # the table and the paths of the results print under --quiet too
-    tell = say if progress else (lambda text: print(text, flush=True))
-    cfg = pipeline.data if hasattr(pipeline, "data") else pipeline
+    settings, registry, say, tell, cfg = _command_context(pipeline, settings, progress,
+                                                         registry, say)
     name = cfg["name"]
     started = time.perf_counter()
     # a built suite too (--suite all builds them first, to skip those without files)
@@ -1019,11 +1027,8 @@ def run_separate_all(pipeline: Any, root: str | Path | None = None,
     """
     from wlkit.tools import published
 
-    settings = settings or SeparateSettings()
-    registry = registry or get_registry()
-    say = say or (lambda text: print(text, flush=True) if progress else None)
-    tell = say if progress else (lambda text: print(text, flush=True))
-    cfg = pipeline.data if hasattr(pipeline, "data") else pipeline
+    settings, registry, say, tell, cfg = _command_context(pipeline, settings, progress,
+                                                         registry, say)
     name = cfg["name"]
     started = time.perf_counter()
     if settings.pair_ids is not None:
