@@ -208,6 +208,11 @@ class OracleRecord:
     cost : callable, optional
         ``cost(graph) -> int`` work units of one graph (budgets of ``wlkit analyze`` and
         batching); default n + m + 1 (``refine``) or n (n + m) + 1 (``bag``).
+    layer_rounds : bool
+        ``refine`` only: round ``t`` of the refinement bounds layer ``t`` of the model, so
+        ``wlkit separate`` compares the rounds each pair needs with ``model.num_layers`` and
+        gives the pairs that need more the reason ``depth`` (a bag oracle always maps rounds
+        to the base MPNN's layers). Needs ``refine`` to return its per-round history.
     """
 
     name: str
@@ -216,6 +221,7 @@ class OracleRecord:
     bag: Callable[..., Any] | None = None
     version: str = "1"
     cost: Callable[..., int] | None = None
+    layer_rounds: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

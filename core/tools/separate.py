@@ -556,10 +556,10 @@ def model_rounds(separator: Separator, oracle: str | None) -> int | None:
     The mapping ("Rounds and layers" in :mod:`wlkit.wl`): ``model.num_layers`` for
     ``1-WL`` (an MPNN's layer t reads the colours of round t) and for the DS-WL oracles,
     built-in (node_marked, node_deleted, ego, two_node_marked) or a policy's bag oracle,
-    whose base MPNN runs its layers on every copy. A policy may state its own with an int
-    (or None) attribute ``wl_rounds``. None otherwise: ``2-FWL`` only bounds SPEN, and a
-    registered refinement (e.g. PathNN's, which runs exactly the model's K rounds) has its
-    own depth.
+    whose base MPNN runs its layers on every copy, and for a registered refinement that
+    declares ``layer_rounds`` (SPEN's ``spen_h<k>``, PathNN's ``path_*``: round ``t`` bounds
+    layer ``t``). A policy may state its own with an int (or None) attribute ``wl_rounds``.
+    None otherwise (``2-FWL`` only bounds SPEN).
     """
     from wlkit.wl import ORACLES, registered_oracle
 
@@ -572,7 +572,8 @@ def model_rounds(separator: Separator, oracle: str | None) -> int | None:
     if oracle in ORACLES:
         return None if oracle == "2-FWL" else layers
     entry = registered_oracle(oracle)
-    return layers if entry is not None and entry.bag is not None else None
+    return (layers if entry is not None and (entry.bag is not None or entry.layer_rounds)
+            else None)
 
 
 def depth_warning(needed: Sequence[int | None], layers: int, oracle: str) -> str | None:

@@ -154,6 +154,7 @@ class RegisteredOracle:
     cost: CostFn | None
     bag: BagFn | None = field(default=None, compare=False)
     source: str = field(default="", compare=False)
+    layer_rounds: bool = False
 
 
 _REGISTERED: dict[str, RegisteredOracle] = {}
@@ -166,6 +167,7 @@ def register_oracle(
     *,
     version: str = "1",
     cost: CostFn | None = None,
+    layer_rounds: bool = False,
 ) -> str:
     """Add an exact oracle under ``name``; every function of :mod:`wlkit.wl` then accepts it.
 
@@ -199,6 +201,10 @@ def register_oracle(
         the refinement holds (``wlkit analyze`` refuses an oracle above its budget of 2e8
         units, and :func:`separated_pairs` batches by the same units). Default: nodes +
         edges + 1.
+    layer_rounds : bool
+        Round ``t`` bounds the model's layer ``t`` (``wlkit separate`` then reports pairs
+        that need more rounds than the model has layers as depth-limited); see
+        :class:`wlkit.OracleRecord`.
 
     Returns
     -------
@@ -231,8 +237,8 @@ def register_oracle(
     """
     if not callable(refine):
         raise PluginError(f"register_oracle: refine and cost of {name!r} must be callables")
-    return _add(name, RegisteredOracle(name, refine, str(summary), str(version), cost),
-                "register_oracle")
+    return _add(name, RegisteredOracle(name, refine, str(summary), str(version), cost,
+                                       layer_rounds=bool(layer_rounds)), "register_oracle")
 
 
 def register_bag_oracle(
@@ -466,7 +472,8 @@ class _PluginOracles:
         where = f"plugin {entry.plugin!r} from distribution {entry.source} {entry.version}"
         made = RegisteredOracle(record.name, record.refine, str(record.summary),
                                 str(record.version), record.cost, bag=record.bag,
-                                source=where.rstrip())
+                                source=where.rstrip(),
+                                layer_rounds=bool(getattr(record, "layer_rounds", False)))
         try:
             _check_entry(record.name, made, f"wlkit_oracles of {where.rstrip()}")
         except PluginError as exc:  # one bad record must not hide the other oracles

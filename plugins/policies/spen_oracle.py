@@ -250,7 +250,7 @@ def _resolve(name: str) -> OracleRecord | None:
     if match is None or int(match.group(1)) > MAX_HOPS:
         return None
     oracle = SpenOracle(int(match.group(1)))
-    return OracleRecord(name=oracle.name, refine=oracle, summary=oracle.summary,
+    return OracleRecord(name=oracle.name, refine=oracle, summary=oracle.summary, layer_rounds=True,
                         version=_ORACLE_VERSION, cost=oracle.cost)
 
 

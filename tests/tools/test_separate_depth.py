@@ -88,7 +88,10 @@ def test_rounds_map_to_layers_only_where_they_bound_the_model():
     assert rounds(pipeline(MARKING, num_layers=4), "node_marked") == 4
     assert rounds(pipeline({"name": "ego", "hops": 1}, num_layers=5), "ego1") == 5
     assert rounds(pipeline({"name": "spen", "hops": 1}), "2-FWL") is None
-    assert rounds(pipeline({"name": "pathnn", "paths": "ap", "K": 2}), "path_ap_K2_dist") is None
+    # registered refinements whose round t bounds layer t (OracleRecord.layer_rounds)
+    assert rounds(pipeline({"name": "spen", "hops": 2}, num_layers=3), "spen_h2") == 3
+    assert rounds(pipeline({"name": "pathnn", "paths": "ap", "K": 2}, num_layers=2),
+                  "path_ap_K2_dist") == 2
     assert rounds(pipeline(), None) is None
     sep = Separator(pipeline(MARKING), 0, SeparateSettings(**FAST))
     sep.policy.wl_rounds = 7  # a policy may state its own mapping

@@ -269,7 +269,7 @@ def _resolve_path_oracle(name: str) -> OracleRecord | None:
     if K > 64 or (kind == "sp_plus" and distances):  # sp_plus names carry no _dist
         return None
     oracle = PathOracle(kind, K, distances)
-    return OracleRecord(name=oracle.name, refine=oracle, summary=oracle.summary,
+    return OracleRecord(name=oracle.name, refine=oracle, summary=oracle.summary, layer_rounds=True,
                         version=_ORACLE_VERSION, cost=oracle.cost)
 
 
