@@ -16,7 +16,6 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger
 
 from wlkit.errors import WlkitError
 from wlkit.io import atomic_write_json, atomic_write_text, is_terminal, output_folder
@@ -36,6 +35,7 @@ from wlkit.model.checkpoint import (
     RngState,
     last_checkpoint,
 )
+from wlkit.model.curves import write_run_curves
 from wlkit.model.data import GraphDataModule, PreparedData, prepare
 from wlkit.model.lightning import (
     BestWeights,
@@ -43,6 +43,7 @@ from wlkit.model.lightning import (
     GraphPredictionModule,
     NonFiniteLoss,
 )
+from wlkit.model.tracking import TrainMetric, make_loggers
 from wlkit.pipeline import Pipeline
 from wlkit.pipeline.loader import quiet_lightning
 
@@ -185,6 +186,7 @@ def _run_seeds(pipeline: Pipeline, run_dir: Path, registry: Registry, host: Any,
     }
     if zero:
         atomic_write_json(run_dir / "summary.json", summary)
+        _write_curves(run_dir)
     std = f" ± {test_std:.4f}" if test_std is not None else ""
     # The result lines print under --quiet too (it silences progress, not results).
     _say(zero, f"  test {info.metric}: {test_mean:.4f}{std} over {len(per_seed)} seed(s); "
@@ -221,6 +223,8 @@ def _fit_seed(pipeline: Pipeline, dataset: Any, encodings: list, policy: Any,
     if cfg["train"]["patience"]:
         callbacks.append(EarlyStopping("valid_metric", patience=cfg["train"]["patience"],
                                        mode="max" if prepared.info.higher_is_better else "min"))
+    if cfg["train"]["log_train_metric"]:
+        callbacks.append(TrainMetric(lambda: data.full_loader("train")))
     for extra in host.pm.hook.wlkit_callbacks(pipeline=cfg):
         callbacks.extend(extra or [])
     trainer_kwargs: dict[str, Any] = {
@@ -230,7 +234,7 @@ def _fit_seed(pipeline: Pipeline, dataset: Any, encodings: list, policy: Any,
         **cfg["trainer"],
         "use_distributed_sampler": False,  # GraphDataModule shards with DGL's sampler
         "max_epochs": cfg["train"]["epochs"],
-        "logger": CSVLogger(seed_dir, name="", version=""),
+        "logger": make_loggers(cfg, run_dir, seed_dir, pipeline.name, seed),
         "callbacks": callbacks,
         "enable_checkpointing": True,
         "plugins": [AtomicCheckpointIO()],
@@ -271,6 +275,14 @@ def _fit_seed(pipeline: Pipeline, dataset: Any, encodings: list, policy: Any,
         # metrics.json marks the seed finished; its resume checkpoint is no longer needed.
         (seed_dir / "last.ckpt").unlink(missing_ok=True)
     return result
+
+
+def _write_curves(run_dir: Path) -> None:
+    """``curves.png`` of the run; a plot that fails warns and never fails the run."""
+    try:
+        write_run_curves(run_dir)
+    except Exception as exc:
+        print(f"warning: could not draw {run_dir / 'curves.png'}: {exc}", file=sys.stderr)
 
 
 def is_global_zero() -> bool:

@@ -194,6 +194,7 @@ class _Validator:
         out["seeds"] = self.seeds(data.get("seeds", 1))
         out["trainer"] = self.trainer(data.get("trainer", {}))
         out["output"] = self.section(("output",), SECTIONS["output"], data.get("output", {}))
+        self.loggers(out["output"])
         if not self.problems:
             self.cross_check(data, out)
         if self.problems:
@@ -307,6 +308,25 @@ class _Validator:
         self.problem(("seeds",), f"must be a positive int or a non-empty list of ints, got "
                                  f"{value!r}", "e.g. seeds: 10 or seeds: [0, 1, 2]")
         return []
+
+    def loggers(self, output: dict[str, Any]) -> None:
+        """``output.loggers``: known tracker names, each once, whose packages are installed
+        (found here, before any data loads, not after the first epoch)."""
+        from wlkit.model.tracking import INSTALL_HINT, LOGGERS, missing_tracker
+
+        names = output.get("loggers")
+        if not isinstance(names, list):
+            return  # the Param check reported it
+        for i, name in enumerate(names):
+            path = ("output", "loggers", i)
+            if name not in LOGGERS:
+                self.problem(path, f"unknown logger {name!r}", choices_hint(str(name), LOGGERS))
+            elif names.index(name) != i:
+                self.problem(path, f"logger {name!r} is listed twice")
+            elif (module := missing_tracker(name)) is not None:
+                self.problem(path, f"logger {name!r} needs the {module!r} package, which is "
+                             "not installed", f"{INSTALL_HINT}")
+        output["loggers"] = list(names)  # a copy: never the schema's shared default list
 
     def trainer(self, value: Any) -> dict[str, Any]:
         if value is None:

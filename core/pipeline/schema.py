@@ -52,11 +52,19 @@ TRAIN: tuple[Param | Slot, ...] = (
     Param("grad_clip", float, None, "clip gradient norm to this value", minimum=0.0,
           nullable=True),
     Param("num_workers", int, 0, "data-loader worker processes", minimum=0),
+    Param("log_train_metric", bool, False,
+          "score the whole training set after every epoch and log it as train_metric, "
+          "next to valid_metric (one more evaluation pass per epoch)"),
 )
 
 OUTPUT: tuple[Param | Slot, ...] = (
     Param("dir", str, "runs", "parent folder of run directories"),
     Param("save_checkpoint", bool, True, "keep each seed's best weights as best.pt"),
+    Param("loggers", list, ["csv"],
+          "experiment trackers: csv, tensorboard (under seed_<s>/tensorboard/), mlflow "
+          "(pip install wlkit[tracking]); the CSV log is always written"),
+    Param("mlflow_uri", str, None,
+          "MLflow tracking URI (default: a file: store in <run>/mlruns)", nullable=True),
 )
 
 SECTIONS: dict[str, tuple[Param | Slot, ...]] = {"model": MODEL, "train": TRAIN,
@@ -73,7 +81,7 @@ LOSSES_BY_TASK: dict[str, tuple[str, ...]] = {
 
 TRAINER_KEYS_SET_BY_WLKIT: dict[str, str] = {
     "max_epochs": "use train.epochs",
-    "logger": "wlkit writes a CSV log into every seed folder",
+    "logger": "use output.loggers (csv, tensorboard, mlflow); the CSV log is always written",
     "callbacks": "add callbacks with the wlkit_callbacks hook",
     "default_root_dir": "use output.dir or --out",
     "enable_checkpointing": "use output.save_checkpoint",
