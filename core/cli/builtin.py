@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from wlkit.cli import analyze, check, leaderboard, plugins, run, separate, validate
+from wlkit.cli import analyze, check, leaderboard, plot, plugins, run, separate, validate
 from wlkit.hookspecs import hookimpl
 
-COMMANDS = (run, validate, plugins, check, analyze, separate, leaderboard)
+COMMANDS = (run, validate, plugins, check, analyze, separate, leaderboard, plot)
 """Subcommand modules, in the order ``wlkit --help`` lists them."""
 
 
