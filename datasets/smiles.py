@@ -67,6 +67,43 @@ def scaffold_split(smiles: list[str], fractions: tuple[float, float, float]) -> 
     return [sorted(train), sorted(valid), sorted(test)]
 
 
+def smiles_graph(smiles: str):
+    """One molecule as a DGL graph with OGB's features (``ogb.utils.smiles2graph``).
+
+    The featurisation of this dataset's graphs, and of ``wlkit predict --smiles``.
+
+    Parameters
+    ----------
+    smiles : str
+        A SMILES string.
+
+    Returns
+    -------
+    dgl.DGLGraph
+        Integer atom features in ``ndata['feat']`` (9 columns) and bond features in
+        ``edata['feat']`` (3 columns), both edge directions.
+
+    Raises
+    ------
+    ValueError
+        RDKit cannot parse the string, or the molecule has no atoms.
+    """
+    import dgl
+    from ogb.utils import smiles2graph
+
+    try:
+        g = smiles2graph(smiles)
+    except Exception:  # RDKit returns None for invalid SMILES; ogb then fails
+        raise ValueError(f"invalid SMILES {smiles!r}") from None
+    if g["num_nodes"] == 0:
+        raise ValueError(f"SMILES {smiles!r} has no atoms")
+    graph = dgl.graph((torch.from_numpy(g["edge_index"][0]),
+                       torch.from_numpy(g["edge_index"][1])), num_nodes=g["num_nodes"])
+    graph.ndata["feat"] = torch.from_numpy(g["node_feat"]).long()
+    graph.edata["feat"] = torch.from_numpy(g["edge_feat"]).long()
+    return graph
+
+
 class SmilesDataset(GraphDataset):
     """Molecules from a CSV file (see the module docstring and the record's parameters)."""
 
@@ -174,24 +211,14 @@ class SmilesDataset(GraphDataset):
         return self._assemble(graphs, labels, split)
 
     def _convert(self) -> tuple[list, torch.Tensor, torch.Tensor]:
-        import dgl
-        from ogb.utils import smiles2graph
-
         rows, bad = self._read_rows()
         graphs, kept = [], []
         for line, smiles, labels, split in rows:
             try:
-                g = smiles2graph(smiles)
-            except Exception:  # RDKit returns None for invalid SMILES; ogb then fails
-                bad.append(f"line {line}: invalid SMILES {smiles!r}")
+                graph = smiles_graph(smiles)
+            except ValueError as exc:
+                bad.append(f"line {line}: {exc}")
                 continue
-            if g["num_nodes"] == 0:
-                bad.append(f"line {line}: SMILES {smiles!r} has no atoms")
-                continue
-            graph = dgl.graph((torch.from_numpy(g["edge_index"][0]),
-                               torch.from_numpy(g["edge_index"][1])), num_nodes=g["num_nodes"])
-            graph.ndata["feat"] = torch.from_numpy(g["node_feat"]).long()
-            graph.edata["feat"] = torch.from_numpy(g["edge_feat"]).long()
             graphs.append(graph)
             kept.append((smiles, labels, split))
         if bad:
@@ -260,4 +287,4 @@ def wlkit_datasets() -> list[DatasetRecord]:
     )]
 
 
-__all__ = ["SmilesDataset", "scaffold_split", "wlkit_datasets"]
+__all__ = ["SmilesDataset", "scaffold_split", "smiles_graph", "wlkit_datasets"]
