@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import argparse
 
-from wlkit.cli import analyze, check, leaderboard, plot, plugins, run, separate, validate
+from wlkit.cli import (
+    analyze,
+    check,
+    leaderboard,
+    plot,
+    plugins,
+    predict,
+    run,
+    separate,
+    validate,
+)
 from wlkit.hookspecs import hookimpl
 
-COMMANDS = (run, validate, plugins, check, analyze, separate, leaderboard, plot)
+COMMANDS = (run, validate, plugins, check, analyze, separate, leaderboard, plot,
+            predict)
 """Subcommand modules, in the order ``wlkit --help`` lists them."""
 
 
