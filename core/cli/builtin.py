@@ -7,6 +7,7 @@ import argparse
 from wlkit.cli import (
     analyze,
     check,
+    compare,
     leaderboard,
     plot,
     plugins,
@@ -18,7 +19,7 @@ from wlkit.cli import (
 from wlkit.hookspecs import hookimpl
 
 COMMANDS = (run, validate, plugins, check, analyze, separate, leaderboard, plot,
-            predict)
+            predict, compare)
 """Subcommand modules, in the order ``wlkit --help`` lists them."""
 
 

@@ -20,7 +20,7 @@ from wlkit.cli import builtin
 from wlkit.manager import PluginHost, PluginWarning
 
 BUILTIN_COMMANDS = {"run", "validate", "plugins", "check", "analyze", "separate",
-                    "leaderboard", "plot", "predict"}
+                    "leaderboard", "plot", "predict", "compare"}
 
 
 def module(name: str, code: str) -> types.ModuleType:
