@@ -14,12 +14,13 @@ from wlkit.cli import (
     predict,
     run,
     separate,
+    sweep,
     validate,
 )
 from wlkit.hookspecs import hookimpl
 
 COMMANDS = (run, validate, plugins, check, analyze, separate, leaderboard, plot,
-            predict, compare)
+            predict, compare, sweep)
 """Subcommand modules, in the order ``wlkit --help`` lists them."""
 
 

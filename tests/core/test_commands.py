@@ -20,7 +20,7 @@ from wlkit.cli import builtin
 from wlkit.manager import PluginHost, PluginWarning
 
 BUILTIN_COMMANDS = {"run", "validate", "plugins", "check", "analyze", "separate",
-                    "leaderboard", "plot", "predict", "compare"}
+                    "leaderboard", "plot", "predict", "compare", "sweep"}
 
 
 def module(name: str, code: str) -> types.ModuleType:
