@@ -11,7 +11,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("run_dir", metavar="RUN", help="run directory written by `wlkit run`")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--smiles", metavar="FILE.csv",
-                        help="CSV file of molecules (molecule runs); invalid rows are kept, "
+                        help="CSV file of molecules (molecule runs); each row comes back "
+                             "with its columns and the prediction; invalid rows are kept, "
                              "with the reason in the error column")
     source.add_argument("--dataset", metavar="SPEC",
                         help="`run` (the run's own dataset) or a dataset as a pipeline "
@@ -45,5 +46,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"  seed {seed}: {result['split']} {result['metric']} {value:.6f}{note}")
         print(f"  mean over seeds: {result['mean']:.6f}; {result['ensemble']} of the "
               f"seeds' predictions: {result['ensemble_metric']:.6f}")
+        differ = [seed for seed, value in result["per_seed"].items()
+                  if recorded.get(seed) is not None and recorded[seed] != value]
+        if differ:
+            print(f"  note: seed(s) {', '.join(differ)} differ from summary.json: a model "
+                  "that is random in evaluation (RNI) draws other numbers here, and a run "
+                  "trained on a GPU may differ in the last bits on the CPU")
     print(f"  predictions: {result['out']}")
     return 0

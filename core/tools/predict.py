@@ -131,8 +131,18 @@ def load_run(run_dir: str | Path, registry: Any = None) -> LoadedRun:
 # -- inputs --------------------------------------------------------------------------------
 
 
-def read_smiles_csv(path: str | Path, column: str = "smiles") -> list[tuple[int, str]]:
-    """``(line, smiles)`` for every data row of a CSV file (the header is line 1).
+@dataclass
+class SmilesRow:
+    """One data row of a SMILES file: where it starts, its string and all its cells."""
+
+    line: int
+    smiles: str
+    cells: list[str]
+
+
+def read_smiles_csv(path: str | Path,
+                    column: str = "smiles") -> tuple[list[str], list[SmilesRow]]:
+    """The header and every data row of a CSV file of molecules (the header is line 1).
 
     Raises
     ------
@@ -142,13 +152,21 @@ def read_smiles_csv(path: str | Path, column: str = "smiles") -> list[tuple[int,
     path = Path(path)
     try:
         with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            header = reader.fieldnames or []
+            reader = csv.reader(handle)
+            header = next(reader, [])
             if column not in header:
                 raise WlkitError(f"{path}: no {column!r} column; the header has "
                                  f"{header}\n    hint: name the column with --smiles-column")
-            return [(line, (row.get(column) or "").strip())
-                    for line, row in enumerate(reader, start=2)]
+            at = header.index(column)
+            rows, line = [], reader.line_num + 1
+            for cells in reader:
+                # a quoted field may span lines: a row starts after the previous one ended
+                start, line = line, reader.line_num + 1
+                if not cells:
+                    continue  # a blank line is no row
+                cells = (cells + [""] * len(header))[:len(header)]
+                rows.append(SmilesRow(start, cells[at].strip(), cells))
+            return header, rows
     except OSError as exc:
         raise WlkitError(f"{path}: cannot read the SMILES file ({exc.strerror or exc})\n"
                          "    hint: pass a CSV file with a header row and a smiles column"
@@ -168,7 +186,7 @@ def _is_molecule_run(run: LoadedRun) -> bool:
         return False
 
 
-def _smiles_graphs(rows: list[tuple[int, str]]) -> tuple[list, list[str | None]]:
+def _smiles_graphs(rows: list[SmilesRow]) -> tuple[list, list[str | None]]:
     """Graphs of the valid rows and, per row, None or the reason it has no graph."""
     from rdkit import RDLogger
 
@@ -177,7 +195,8 @@ def _smiles_graphs(rows: list[tuple[int, str]]) -> tuple[list, list[str | None]]
     graphs, errors = [], []
     RDLogger.DisableLog("rdApp.*")  # the error column says it; no RDKit lines on stderr
     try:
-        for _, smiles in rows:
+        for row in rows:
+            smiles = row.smiles
             if not smiles:
                 errors.append("empty SMILES")
                 continue
@@ -351,8 +370,10 @@ def predict(run_dir: str | Path, *, smiles: str | Path | None = None,
     run_dir : path
         A run directory written by ``wlkit run``.
     smiles : path, optional
-        A CSV file with a SMILES column (molecule runs). Invalid SMILES keep their row,
-        with the reason in the ``error`` column.
+        A CSV file with a SMILES column (molecule runs). Every row comes back with its
+        line number, all its columns and the prediction; invalid SMILES keep their row,
+        with the reason in the ``error`` column. An input column named like an output
+        column is renamed ``input_<name>``.
     smiles_column : str
         The column of ``smiles`` that holds the strings.
     dataset : str, optional
@@ -385,10 +406,10 @@ def predict(run_dir: str | Path, *, smiles: str | Path | None = None,
         raise WlkitError(f"{out.parent}: no such folder\n    hint: create it, or pass "
                          "another --out")
     if smiles is not None:
-        rows = read_smiles_csv(smiles, smiles_column)  # bad input fails before the model
+        table = read_smiles_csv(smiles, smiles_column)  # bad input fails before the model
     run = load_run(run_dir, registry)
     if smiles is not None:
-        return _predict_smiles(run, rows, out, ensemble)
+        return _predict_smiles(run, *table, out, ensemble)
     return _predict_dataset(run, _dataset_spec(run, dataset, registry), split, out, ensemble,
                             registry)
 
@@ -398,7 +419,7 @@ def _result(run: LoadedRun, out: Path, rows: int, invalid: int) -> dict[str, Any
             "seeds": [m.seed for m in run.models], "skipped_seeds": run.skipped}
 
 
-def _predict_smiles(run: LoadedRun, rows: list[tuple[int, str]], out: Path,
+def _predict_smiles(run: LoadedRun, columns: list[str], rows: list[SmilesRow], out: Path,
                     ensemble: str) -> dict[str, Any]:
     from wlkit.model.data import PreparedData, attach_encodings, prepare_policy
 
@@ -419,16 +440,20 @@ def _predict_smiles(run: LoadedRun, rows: list[tuple[int, str]], out: Path,
         raw, _ = _forward(run, prepared, "all")
         per_seed = _to_space(run.info, raw)
         combined = _combine(per_seed, ensemble)
-    header = ["line", "smiles", *_prediction_columns(run), "error"]
+    # the input's own columns (ids, names) come along, so each row says which molecule
+    predictions = [*_prediction_columns(run), "error"]
+    taken = {"line", *predictions}
+    kept = [f"input_{c}" if c in taken else c for c in columns]
+    header = ["line", *kept, *predictions]
     table, k = [], 0
-    blank = [""] * (len(header) - 3)
-    for (line, text), error in zip(rows, errors):
+    blank = [""] * (len(predictions) - 1)
+    for row, error in zip(rows, errors):
         if error is None:
             cells = _prediction_cells(run, combined, per_seed, k)
             k += 1
         else:
             cells = blank
-        table.append([str(line), text, *cells, error or ""])
+        table.append([str(row.line), *row.cells, *cells, error or ""])
     _write_csv(out, header, table)
     return _result(run, out, len(rows), sum(e is not None for e in errors))
 

@@ -99,7 +99,7 @@ def test_cli_prints_each_seed_next_to_summary(sets_run, tmp_path, capsys, monkey
     text = capsys.readouterr().out
     for seed, value in recorded(sets_run, "test").items():
         assert f"seed {seed}: test accuracy {value:.6f} (summary.json: {value:.6f})" in text
-    assert out.is_file()
+    assert "differ from summary.json" not in text and out.is_file()
 
 
 def test_a_seed_without_best_pt_is_left_out_loudly(sets_run, tmp_path):
@@ -130,6 +130,7 @@ def test_molecules_reproduce_summary_and_keep_invalid_smiles(esol_run, tmp_path)
     rows = read_rows(tmp_path / "mols_preds.csv")
     assert [r["smiles"] for r in rows] == inputs and [r["line"] for r in rows] == [
         "2", "3", "4", "5", "6", "7"]
+    assert [r["id"] for r in rows] == [f"m{k}" for k in range(6)]  # input columns kept
     assert "invalid SMILES" in rows[1]["error"] and rows[1]["pred"] == ""
     assert rows[3]["error"] == "empty SMILES" and rows[3]["pred"] == ""
     valid = [rows[0], rows[2], rows[4], rows[5]]
@@ -139,6 +140,21 @@ def test_molecules_reproduce_summary_and_keep_invalid_smiles(esol_run, tmp_path)
         assert float(row["pred"]) == pytest.approx(float(by_index[index]["pred"]), rel=1e-5)
         assert float(row["std"]) == pytest.approx(float(by_index[index]["std"]), rel=1e-4,
                                                   abs=1e-6)
+
+
+def test_another_dataset_with_the_run_features(esol_run, tmp_path):
+    spec = f"{{name: ogbg-molfreesolv, root: {OGB_ROOT}}}"
+    result = predict(esol_run, dataset=spec, split="valid", out=tmp_path / "p.csv")
+    assert result["rows"] == 64 and result["summary_per_seed"] is None
+    assert set(result["per_seed"]) == {"0", "1"} and result["metric"] == "rmse"
+
+
+def test_a_dataset_with_other_tasks_is_refused(esol_run, tmp_path, capsys, monkeypatch):
+    code = cli(esol_run, "--dataset", f"{{name: ogbg-molbace, root: {OGB_ROOT}}}", "--out",
+               tmp_path / "p.csv", monkeypatch=monkeypatch)
+    err = capsys.readouterr().err
+    assert code == 2 and "task is 'binary', the run was trained with 'regression'" in err
+    assert "hint:" in err and not (tmp_path / "p.csv").exists()
 
 
 def _damaged(run_dir: Path, tmp_path: Path) -> Path:
