@@ -125,9 +125,13 @@ def expand(paths: Sequence[str | Path]) -> tuple[list[Path], list[dict[str, str]
                              "    hint: resume it with `wlkit run "
                              f"{path}/pipeline.resolved.yaml --resume {path}`")
         else:
+            inside = sorted(p.name for p in path.iterdir() if p.is_dir() and _is_run_dir(p))
+            hint = (f"it holds run directories ({', '.join(inside[:3])}"
+                    f"{', ...' if len(inside) > 3 else ''}): pass them, e.g. wlkit compare "
+                    f"{path}/*" if inside else
+                    "pass folders `wlkit run` or `wlkit sweep` wrote")
             raise WlkitError(f"{path}: not a run directory (no summary.json) nor a sweep "
-                             "folder (no sweep.json)\n    hint: pass folders `wlkit run` or "
-                             "`wlkit sweep` wrote")
+                             f"folder (no sweep.json)\n    hint: {hint}")
     unique = list(dict.fromkeys(p.resolve() for p in runs))
     if len(unique) != len(runs):
         raise WlkitError("a run is given twice (directly and through its sweep?)\n    hint: "
@@ -530,7 +534,8 @@ def compare(paths: Sequence[str | Path], *, out: str | Path | None = None,
           "Mean ± unbiased std over each run's scored seeds. p: two-sided Welch's t-test "
           "(scipy.stats.ttest_ind, equal_var=False) of the run's per-seed scores against "
           "the best run of its dataset, per split; '-' where a side has fewer than two "
-          "seeds or neither side varies.", ""]
+          "seeds or neither side varies. train s: the seeds' training time summed "
+          "(train_seconds of seed_*/metrics.json).", ""]
     md += _markdown(header, body, align)
     if table_pivot:
         md += ["", f"## {split} by {table_pivot['rows']}"

@@ -173,6 +173,7 @@ def test_a_real_run(tmp_path):
 @pytest.mark.parametrize("case,expected", [
     ("missing", "no such run directory or sweep folder"),
     ("not a run", "not a run directory (no summary.json) nor a sweep folder"),
+    ("folder of runs", "it holds run directories (a, b): pass them, e.g. wlkit compare"),
     ("unfinished", "the run has no summary.json"),
     ("damaged", "summary.json: unreadable"),
     ("empty sweep", "the sweep has no finished trial"),
@@ -190,6 +191,10 @@ def test_bad_input_exits_2_with_a_hint(tmp_path, capsys, monkeypatch, case, expe
     elif case == "not a run":
         (tmp_path / "plain").mkdir()
         args = [tmp_path / "plain"]
+    elif case == "folder of runs":
+        make_run(tmp_path / "runs" / "a", [1.0])
+        make_run(tmp_path / "runs" / "b", [1.0])
+        args = [tmp_path / "runs"]
     elif case == "unfinished":
         args = [sweep / "trial_4"]
     elif case == "damaged":
