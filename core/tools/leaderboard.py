@@ -51,6 +51,55 @@ def _read_json(path: Path) -> Any:
         raise WlkitError(f"{path}: unreadable ({exc})") from None
 
 
+def _value(value: Any) -> str:
+    return json.dumps(value) if value is None or isinstance(value, bool) else str(value)
+
+
+def _space_text(key: str, spec: dict[str, Any]) -> str:
+    if spec.get("type") == "categorical":
+        return f"{key} in {{{', '.join(_value(c) for c in spec.get('choices', []))}}}"
+    log = ", log" if spec.get("log") else ""
+    return f"{key} {spec.get('type')} {spec.get('low')}..{spec.get('high')}{log}"
+
+
+def tuned_grid_from_sweep(run_dir: str | Path) -> str | None:
+    """The search that chose this run, when it is a trial of ``wlkit sweep``.
+
+    A sweep writes ``sweep.json`` beside its trial folders; the run is the trial whose
+    ``run_dir`` has this folder's name. None for a run that is not a sweep's trial.
+    """
+    run_dir = Path(run_dir)
+    path = run_dir.resolve().parent / "sweep.json"
+    if not path.is_file():
+        return None
+    try:
+        sweep = json.loads(path.read_text())
+        rows = [r for r in sweep["trials"] if r.get("run_dir")
+                and Path(r["run_dir"]).name == run_dir.resolve().name]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError):
+        return None
+    if not rows:
+        return None
+    row, best = rows[0], sweep.get("best") or {}
+    if sweep.get("grid"):
+        space = " x ".join(f"{k} in {{{', '.join(_value(v) for v in values)}}}"
+                           for k, values in sweep["grid"].items())
+        how = f"grid of {sweep.get('points')} points"
+    else:
+        space = "; ".join(_space_text(k, v) for k, v in (sweep.get("space") or {}).items())
+        how = f"TPE, {sweep.get('random')} trials"
+    finished = sum(r.get("state") == "COMPLETE" for r in sweep["trials"])
+    keys = list(sweep.get("grid") or sweep.get("space") or {})
+    chosen = ", ".join(f"{k}={_value(row.get(k))}" for k in keys)
+    if best.get("trial") == row["trial"]:
+        verdict = f"this run is trial {row['trial']} ({chosen}), the best of {finished} finished"
+    else:
+        verdict = (f"this run is trial {row['trial']} ({chosen}); the best is trial "
+                   f"{best.get('trial')}")
+    return (f"{space} ({how}, wlkit sweep study {sweep.get('study')!r}), selected by "
+            f"{sweep.get('objective', 'the validation metric')}; {verdict}")
+
+
 def build_report(run_dir: str | Path) -> dict[str, Any]:
     """Collect the submission facts of a finished run."""
     run_dir = Path(run_dir)
@@ -80,7 +129,7 @@ def build_report(run_dir: str | Path) -> dict[str, Any]:
         "num_params": summary.get("num_params"),
         "hardware": summary.get("hardware"),
         "command": summary.get("command"),
-        "tuned_grid": summary.get("tuned_grid"),
+        "tuned_grid": summary.get("tuned_grid") or tuned_grid_from_sweep(run_dir),
         "versions": versions,
         "pipeline": pipeline,
         "rules": list(RULES),

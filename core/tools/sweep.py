@@ -25,6 +25,7 @@ import io
 import itertools
 import json
 import math
+import os
 import socket
 import subprocess
 import sys
@@ -316,10 +317,35 @@ def redact(url: str) -> str:
         return url.split("@")[-1] if "@" in url else url
 
 
+def storage_url(url: str) -> str:
+    """``url`` with the PostgreSQL driver wlkit installs (psycopg2) when none is named.
+
+    SQLAlchemy 2.1 reads a bare ``postgresql://`` as psycopg 3, which the sweep extra does
+    not install; a URL naming its driver (``postgresql+psycopg://``) is left as it is.
+    """
+    import importlib.util
+
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception as exc:
+        raise WlkitError(f"--storage {url!r}: not an SQLAlchemy URL ({exc})\n    hint: e.g. "
+                         "sqlite:///sweeps/s/study.db or postgresql://user@host:5432/db"
+                         ) from None
+    if (parsed.drivername in ("postgresql", "postgres")
+            and importlib.util.find_spec("psycopg") is None
+            and importlib.util.find_spec("psycopg2") is not None):
+        return parsed.set(drivername="postgresql+psycopg2").render_as_string(
+            hide_password=False)
+    return url
+
+
 def open_storage(url: str) -> Any:
     """An Optuna RDB storage for an SQLAlchemy URL; bad URLs and refused connections are
     one message with a hint."""
     optuna = _optuna()
+    url = storage_url(url)
     engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("sqlite"):
         # several local workers share one SQLite file: wait for the write lock
@@ -531,6 +557,7 @@ def run_trial(study: Any, trial: Any, spec: SweepSpec, sweep_dir: Path, progress
     pipeline = trial_pipeline(spec, params)
     run_dir = sweep_dir / f"trial_{trial.number:03d}"
     trial.set_user_attr("host", socket.gethostname())
+    trial.set_user_attr("pid", os.getpid())
     trial.set_user_attr("sweep_dir", str(sweep_dir.resolve()))
     trial.set_user_attr("run_dir", str(run_dir.resolve()))
     resume = run_dir if (run_dir / "pipeline.resolved.yaml").is_file() else None

@@ -72,3 +72,24 @@ def test_unfinished_run_is_a_clear_error(tmp_path):
     (tmp_path / "run").mkdir()
     result = wlkit("leaderboard", str(tmp_path / "run"))
     assert result.returncode == 2 and "summary.json" in result.stderr
+
+
+def test_tuned_grid_comes_from_the_sweep(tmp_path):
+    # a run that is a trial of `wlkit sweep` (sweep.json beside it) names the search
+    sweep_dir = tmp_path / "sweep"
+    sweep_dir.mkdir()
+    values = [0.7, 0.8, 0.75, 0.72, 0.71, 0.73, 0.74, 0.76, 0.77, 0.78]
+    make_run(sweep_dir / "trial_001", values)
+    rows = [{"trial": n, "state": "COMPLETE", "model.hidden": h,
+             "run_dir": f"/elsewhere/trial_{n:03d}"} for n, h in ((0, 64), (1, 128))]
+    (sweep_dir / "sweep.json").write_text(json.dumps({
+        "study": "s", "grid": {"model.hidden": [64, 128]}, "points": 2, "space": {},
+        "objective": "mean validation rocauc over the seeds", "trials": rows,
+        "best": rows[1]}))
+    report = json.loads(wlkit("leaderboard", str(sweep_dir / "trial_001"),
+                              "--format", "json").stdout)
+    assert report["tuned_grid"].startswith("model.hidden in {64, 128} (grid of 2 points")
+    assert "trial 1 (model.hidden=128), the best of 2 finished" in report["tuned_grid"]
+    # a run outside a sweep still says none recorded
+    make_run(tmp_path / "plain", values)
+    assert "| tuned grid | none recorded |" in wlkit("leaderboard", str(tmp_path / "plain")).stdout
