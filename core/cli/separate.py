@@ -39,6 +39,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         "leaves unseparated although the reference oracle separates them are "
                         "decided again in float64 (so float32's rounding floor never hides a "
                         "separation)")
+    parser.add_argument("--redraws", type=int, default=2, metavar="N",
+                        help="float64 re-test: pairs an exact oracle separates that the same "
+                        "weights miss are decided by up to N fresh weight draws (default 2, "
+                        "Bonferroni-corrected level; 0: off)")
     parser.add_argument("--batch-size", type=int, default=96, metavar="B",
                         help="relabelled graphs prepared and embedded at once (default 96; "
                         "lower it for policies with large prepared tensors)")
@@ -67,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     for flag, value, low in (("--relabelings", args.relabelings, 2),
                              ("--output-dim", args.output_dim, 1),
                              ("--limit", args.limit, 1),
-                             ("--batch-size", args.batch_size, 1)):
+                             ("--batch-size", args.batch_size, 1),
+                             ("--redraws", args.redraws, 0)):
         if value is not None and value < low:
             raise WlkitError(f"{flag} must be >= {low}, got {value}")
     if args.tol is not None and not args.tol > 0:
@@ -84,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
                                 dtype="float64" if args.float64 else "float32",
                                 batch_size=args.batch_size, trained=args.trained,
                                 limit=args.limit, pair_ids=pair_ids,
-                                retest_float64=args.retest_float64)
+                                retest_float64=args.retest_float64,
+                                redraws=args.redraws)
     if args.suite == ALL_SUITES:
         run_separate_all(pipeline, root=args.root, out=args.out, settings=settings,
                          progress=not args.quiet)

@@ -44,7 +44,7 @@ from .oracles import (
     wl_colors,
 )
 from .refine import fwl2_initial_colors, refine_1wl, refine_2fwl
-from .subgraphs import POLICIES, Bag, BagFn, Copy, subgraph_bag
+from .subgraphs import POLICIES, Bag, BagFn, BagUnion, Copy, copies_union, subgraph_bag
 
 __all__ = [
     "ORACLES",
@@ -52,11 +52,13 @@ __all__ = [
     "POLICIES",
     "Bag",
     "BagFn",
+    "BagUnion",
     "Copy",
     "RegisteredOracle",
     "WLResult",
     "canon_rows",
     "check_oracle",
+    "copies_union",
     "distinguishes",
     "fwl2_initial_colors",
     "graph_classes",

@@ -8,24 +8,22 @@ ego           ``ego``: ESAN bags: k-hop ego-nets (EGO/EGO+), node- and edge-dele
 node_marking  ``node_marking``: l marked nodes, base MPNN, pooled over tuples ((1,l)-WL)
 spen          ``spen``: equivariant order-1/2 layers on every node's k-hop ego-net (SPEN)
 spen_oracle   ``spen_h<k>``: SPEN's exact oracle (SPEN-WL), through ``wlkit_oracles``
+esan_oracle   ``esan_<mode>_<bag>``: DSS-WL and the DS-WL bags wlkit.wl lacks (edge-deleted)
 ============  ==========================================================================
 
 This module registers them through :func:`wlkit_subgraph_policies` (one list of records)
-and SPEN's oracle family through :func:`wlkit_oracles`.
+and the oracle families of SPEN and ESAN through :func:`wlkit_oracles`.
 """
 
 from __future__ import annotations
 
-from wlkit import SubgraphPolicyRecord, hookimpl
+from wlkit import OracleFamilyRecord, SubgraphPolicyRecord, hookimpl
 
-from . import ego, node_marking, rni, spen
+from . import ego, esan_oracle, node_marking, rni, spen, spen_oracle
 from .ego import EgoNetPolicy
 from .node_marking import NodeMarkingPolicy
 from .rni import RandomNodeInit
 from .spen import SpenPolicy
-
-# SPEN's exact oracle family spen_h<k>: imported here so this module's hookimpl registers it
-from .spen_oracle import wlkit_oracles
 
 __all__ = ["EgoNetPolicy", "NodeMarkingPolicy", "RandomNodeInit", "SpenPolicy",
            "wlkit_oracles", "wlkit_subgraph_policies"]
@@ -35,3 +33,9 @@ __all__ = ["EgoNetPolicy", "NodeMarkingPolicy", "RandomNodeInit", "SpenPolicy",
 def wlkit_subgraph_policies() -> list[SubgraphPolicyRecord]:
     # each record sits beside its class; this only collects them, in the documented order
     return [*rni.RECORDS, *ego.RECORDS, *node_marking.RECORDS, *spen.RECORDS]
+
+
+@hookimpl
+def wlkit_oracles() -> list[OracleFamilyRecord]:
+    # one hookimpl per module: the families of both oracle modules
+    return [*spen_oracle.wlkit_oracles(), *esan_oracle.wlkit_oracles()]

@@ -20,6 +20,7 @@ from wlkit import (
 )
 
 from ._bags import Bag, BagNetwork, hop_distances, sample_subgraphs, undirected_edges
+from .esan_oracle import esan_oracle
 
 BAGS = ("ego", "node_deleted", "edge_deleted")
 _POOLS = ("mean", "sum", "max")  # the poolings of _bags.pool_segments
@@ -100,18 +101,14 @@ class EgoNetPolicy(SubgraphPolicy):
 
     @property
     def wl_oracle(self) -> str | None:
-        """The exact oracle bounding this policy (``wlkit.wl``), when there is one.
+        """The exact oracle bounding this policy (``wlkit.wl``).
 
-        DS-GNN on a bag is bounded by DS-WL on that bag; DSS and edge-deleted bags (and
-        radii above 2) have no oracle in :mod:`wlkit.wl`.
+        DS-GNN on a bag is bounded by DS-WL on that bag (built-ins ``ego1``, ``ego2`` (+),
+        ``node_deleted``; ``esan_ds_edge_deleted`` and ``esan_ds_ego<k>`` for larger radii),
+        DSS-GNN by DSS-WL on it (``esan_dss_<bag>``); see
+        :mod:`wlkit.plugins.policies.esan_oracle`.
         """
-        if self.mode != "ds" or self.subgraphs == "edge_deleted":
-            return None
-        if self.subgraphs == "node_deleted":
-            return "node_deleted"
-        if self.hops > 2:
-            return None
-        return f"ego{self.hops}" + ("+" if self.root_mark else "")
+        return esan_oracle(self.subgraphs, self.mode, self.hops, self.root_mark)
 
     def cache_params(self) -> dict[str, Any]:
         # Only what changes prepare()'s output; the model settings share one cache.
@@ -198,7 +195,8 @@ EGO_RECORD = SubgraphPolicyRecord(
               "Linear + ELU per subgraph embedding before pooling (ds)"),
     ),
     expressivity=">1-WL; ds is bounded by DS-WL on its bag (oracles node_deleted, "
-                 "ego1/ego2, ego1+/ego2+), dss by DSS-WL",
+                 "ego1/ego2(+), esan_ds_edge_deleted, esan_ds_ego<k>), dss by DSS-WL "
+                 "(esan_dss_<bag>)",
     approximate=EGO_APPROXIMATE,
 )
 

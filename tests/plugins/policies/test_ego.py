@@ -195,5 +195,6 @@ def test_clear_errors():
 def test_wl_oracle_declared():
     assert EgoNetPolicy("ego", hops=2, root_mark=True).wl_oracle == "ego2+"
     assert EgoNetPolicy("node_deleted").wl_oracle == "node_deleted"
-    assert EgoNetPolicy("ego", hops=1, mode="dss").wl_oracle is None
-    assert EgoNetPolicy("edge_deleted").wl_oracle is None
+    # DSS-WL and the edge-deleted bag: the esan_ family (tests/plugins/policies/test_esan_oracle.py)
+    assert EgoNetPolicy("ego", hops=1, mode="dss").wl_oracle == "esan_dss_ego1"
+    assert EgoNetPolicy("edge_deleted").wl_oracle == "esan_ds_edge_deleted"
