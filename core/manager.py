@@ -62,6 +62,9 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "wlkit.datasets.sets",
     "wlkit.datasets.ogb",
     "wlkit.datasets.smiles",
+    "wlkit.datasets.zinc",
+    "wlkit.datasets.tu",
+    "wlkit.datasets.lrgb",
     "wlkit.datasets.wl_suites",
 )
 """Modules registered before any third-party plugin, through the same manager. wlkit's own
