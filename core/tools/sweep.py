@@ -112,6 +112,8 @@ def parse_grid(items: list[str]) -> dict[str, list]:
     Values are YAML scalars (``64`` is an int, ``sum`` a string). Raises
     :class:`WlkitError` naming the option on a malformed one.
     """
+    from wlkit.pipeline.yamlio import safe_load  # as --set: 1e-3 is a float
+
     grid: dict[str, list] = {}
     for item in items:
         key, sep, raw = item.partition("=")
@@ -125,7 +127,7 @@ def parse_grid(items: list[str]) -> dict[str, list]:
         values = []
         for text in _split_top(raw):
             try:
-                value = yaml.safe_load(text) if text.strip() else None
+                value = safe_load(text) if text.strip() else None
             except yaml.YAMLError as exc:
                 raise WlkitError(f"--grid {item!r}: value {text!r} is not valid YAML: "
                                  f"{exc}") from None
