@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         spec = sweep.make_spec(args.pipeline, args.overrides, sweep.parse_grid(args.grid),
                                space, args.random, args.prune)
         name = args.study or sweep.trial_pipeline(spec, {}).name
-    sweep_dir = sweep.sweep_env_dir(name, args.dir)
+    sweep_dir = sweep.sweep_folder(name, args.dir)
     storage = args.storage or sweep.default_storage(sweep_dir)
     if not args.storage:
         sweep_dir.mkdir(parents=True, exist_ok=True)  # the SQLite file lives in it

@@ -740,6 +740,8 @@ def run_sweep(spec: SweepSpec | None, name: str, storage_url: str, sweep_dir: Pa
     storage = open_storage(storage_url)
     if spec is None:
         study, spec = join_study(storage, name)
+        # this machine's plugins must build every trial too, before it takes one
+        validate_sweep(spec)
     else:
         study = create_or_load(storage, name, spec)
     sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -779,7 +781,7 @@ def report_size(spec: SweepSpec) -> int:
     return len(spec.points()) if spec.grid else int(spec.random or 0)
 
 
-def sweep_env_dir(name: str, folder: str | None) -> Path:
+def sweep_folder(name: str, folder: str | None) -> Path:
     """The sweep folder: ``--dir`` or ``sweeps/<study>``."""
     if "/" in name or not name.strip() or name in (".", ".."):
         raise WlkitError(f"--study {name!r}: a study name is a folder name (no '/')")
