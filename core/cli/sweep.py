@@ -78,6 +78,9 @@ def run(args: argparse.Namespace) -> int:
         name = args.study or sweep.trial_pipeline(spec, {}).name
     sweep_dir = sweep.sweep_folder(name, args.dir)
     storage = args.storage or sweep.default_storage(sweep_dir)
+    if not args.storage and args.join and not (sweep_dir / "study.db").is_file():
+        raise WlkitError(f"{sweep_dir / 'study.db'}: no such study file\n    hint: pass "
+                         "--storage URL (the study's database), or --dir of the sweep folder")
     if not args.storage:
         sweep_dir.mkdir(parents=True, exist_ok=True)  # the SQLite file lives in it
     sweep.run_sweep(spec, name, storage, sweep_dir, workers=args.workers,

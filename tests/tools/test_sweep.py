@@ -176,3 +176,15 @@ def test_random_sweep_with_pruning_reports_each_epoch(tmp_path, pipeline, sweep)
         assert 4 <= trial.params["model.hidden"] <= 16
         # the pruning callback reported the validation metric of both epochs
         assert sorted(trial.intermediate_values) == [0, 1]
+
+
+def test_option_errors_exit_2_with_a_hint(tmp_path, pipeline, sweep):
+    for args, words in (([str(pipeline)], "give either --grid"),
+                        ([str(pipeline), "--random", "3"], "--random N needs --space"),
+                        (["--join", "--study", "none"], "sweeps/none/study.db: no such study"),
+                        (["--join", "--study", "s", str(pipeline)], "drop PIPELINE"),
+                        ([str(pipeline), "--grid", "model.hidden=8", "--storage", "bogus"],
+                         "not an SQLAlchemy URL")):
+        code, _out, err = sweep(*args, cwd=tmp_path)
+        assert code == 2 and words in err, (args, err)
+    assert not (tmp_path / "sweeps" / "none").exists()
