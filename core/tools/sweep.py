@@ -229,6 +229,13 @@ def _space_corners(space: dict[str, dict]) -> dict[str, list]:
             for key, s in space.items()}
 
 
+def _as_grid_option(message: str, params: dict[str, Any], option: str) -> str:
+    """Name the sweep's option in a validation message, not the ``--set`` it became."""
+    for (key, value), item in zip(params.items(), param_overrides(params)):
+        message = message.replace(f"--set {item}", f"{option} {key}={_show(value)}")
+    return message
+
+
 def validate_sweep(spec: SweepSpec) -> Any:
     """Validate every trial's pipeline before anything runs; return the base pipeline.
 
@@ -249,16 +256,16 @@ def validate_sweep(spec: SweepSpec) -> Any:
                 trial_pipeline(spec, {key: value})
             except PipelineError as exc:
                 raise WlkitError(f"{option} value {key}={_show(value)} makes an invalid "
-                                 f"pipeline:\n{exc}\n    hint: drop {_show(value)} from "
-                                 f"{key}") from None
+                                 f"pipeline:\n{_as_grid_option(str(exc), {key: value}, option)}"
+                                 f"\n    hint: drop {_show(value)} from {key}") from None
     if spec.grid:
         for point in spec.points():
             try:
                 trial_pipeline(spec, point)
             except PipelineError as exc:
                 shown = ", ".join(f"{k}={_show(v)}" for k, v in point.items())
-                raise WlkitError(f"--grid point {shown} makes an invalid pipeline:\n{exc}"
-                                 ) from None
+                raise WlkitError(f"--grid point {shown} makes an invalid pipeline:\n"
+                                 f"{_as_grid_option(str(exc), point, '--grid')}") from None
     return base
 
 

@@ -94,6 +94,7 @@ def test_invalid_grid_value_is_an_error_at_start(tmp_path, pipeline, sweep):
     code, _out, err = sweep(str(pipeline), "--grid", "model.aggregator=sum,bogus", cwd=tmp_path)
     assert code == 2, err
     assert "model.aggregator=bogus makes an invalid pipeline" in err
+    assert "--grid model.aggregator=bogus: model.aggregator: unknown aggregator" in err
     assert "Traceback" not in err
     assert not list(tmp_path.glob("sweeps/*/trial_*"))  # nothing ran
 
