@@ -125,6 +125,9 @@ BENCHMARKS = {b.name: b for b in (
               headline=_spen_headline),
     Benchmark("pathnn", "pathnn.py", "PathNN path enumeration and training step",
               native=False, takes_tiny=False, headline=_pathnn_headline),
+    Benchmark("separate", "separate.py",
+              "wlkit separate: pairs/s per policy, float32/float64, re-test cost, workers "
+              "(goal >= 2 with K workers)"),
 )}
 
 

@@ -43,6 +43,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="float64 re-test: pairs an exact oracle separates that the same "
                         "weights miss are decided by up to N fresh weight draws (default 2, "
                         "Bonferroni-corrected level; 0: off)")
+    parser.add_argument("--workers", type=int, default=None, metavar="K",
+                        help="processes embedding the suite's graphs (default: every CPU "
+                        "this process may use; verdicts do not depend on it)")
     parser.add_argument("--batch-size", type=int, default=96, metavar="B",
                         help="relabelled graphs prepared and embedded at once (default 96; "
                         "lower it for policies with large prepared tensors)")
@@ -72,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
                              ("--output-dim", args.output_dim, 1),
                              ("--limit", args.limit, 1),
                              ("--batch-size", args.batch_size, 1),
-                             ("--redraws", args.redraws, 0)):
+                             ("--redraws", args.redraws, 0),
+                             ("--workers", args.workers, 1)):
         if value is not None and value < low:
             raise WlkitError(f"{flag} must be >= {low}, got {value}")
     if args.tol is not None and not args.tol > 0:
@@ -90,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
                                 batch_size=args.batch_size, trained=args.trained,
                                 limit=args.limit, pair_ids=pair_ids,
                                 retest_float64=args.retest_float64,
-                                redraws=args.redraws)
+                                redraws=args.redraws, workers=args.workers)
     if args.suite == ALL_SUITES:
         run_separate_all(pipeline, root=args.root, out=args.out, settings=settings,
                          progress=not args.quiet)

@@ -20,6 +20,7 @@ from benchmarks import (
     roofline,
     run,
     scaling,
+    separate,
 )
 from tests.conftest import ROOT
 
@@ -31,7 +32,8 @@ except ImportError:
     HAVE_PYG = False
 
 NATIVE = {"overhead": overhead, "roofline": roofline, "data_pipeline": data_pipeline,
-          "scaling": scaling, "pyg_gin": pyg_gin, "optimizer": optimizer}
+          "scaling": scaling, "pyg_gin": pyg_gin, "optimizer": optimizer,
+          "separate": separate}
 
 
 @pytest.mark.parametrize("name", sorted(NATIVE))
@@ -56,6 +58,8 @@ def test_each_benchmark_runs_tiny_and_writes_its_schema(name, tmp_path):
         assert gaps and all(gap < 1e-4 for gap in gaps)
         assert all(s["peak_mib"] is not None for r in result["rows"]
                    for s in r["sides"].values())
+    if name == "separate":  # the parallel embedding gives the same T² values
+        assert all(row["params"]["same_verdicts"] for row in result["rows"])
     if name == "scaling":
         cases = {row["case"] for row in result["rows"]}
         assert {c.split(":")[0] for c in cases} == {"gin", "ego", "spen", "pathnn"}
