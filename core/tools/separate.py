@@ -673,6 +673,25 @@ def depth_warning(needed: Sequence[int | None], layers: int, oracle: str) -> str
             f"{max(deeper)} (or more) to reach every pair the oracle separates")
 
 
+def gin0_warning(cfg: dict[str, Any], settings: SeparateSettings) -> str | None:
+    """A warning for an untrained GIN-0 (``eps`` 0, not learned) under a subgraph policy.
+
+    GIN sums ``(1 + eps) h_v`` with the neighbours' states, so with ``eps = 0`` a node and its
+    neighbours enter alike and a marked node's mark is not told apart from its neighbour's:
+    untrained node marking then stays below its oracle (BREC basic 4, 24, regular 64, 89 give
+    equal outputs to 1e-16). GIN is as injective as 1-WL for ``eps != 0`` (Xu et al. 2019,
+    Corollary 6); the shipped separation pipelines use 0.1.
+    """
+    layer = cfg["model"]["layer"]
+    if (settings.trained or cfg.get("policy") is None or layer.get("name") != "gin"
+            or layer.get("eps", 0.0) != 0.0 or layer.get("learn_eps", False)):
+        return None
+    return ("  warning: the layer is GIN-0 (eps 0): it sums a node with its neighbours alike, so "
+            "an untrained model can miss separations its policy's oracle makes (marked nodes "
+            "look like their neighbours)\n    hint: --set model.layer.eps=0.1, as the shipped "
+            "pipelines/separate_*.yaml do")
+
+
 def mark_depth(rows: list[dict[str, Any]], needed: Sequence[int | None], layers: int,
                oracle: str) -> dict[str, Any]:
     """Put each pair's ``needed_rounds`` (pairs ``oracle`` separates) and the model's
@@ -797,6 +816,9 @@ def run_separate(pipeline: Any, suite_name: str | _suites.WLSuite, root: str | N
         warning = depth_warning(needed, layers, depth_oracle)
         if warning:
             tell(warning)
+    warning = gin0_warning(cfg, settings)
+    if warning:
+        tell(warning)
     # untrained: every distinct graph once, over the workers; the pairs then read the cache
     embedding = (None if settings.trained else
                  separator.prefetch([g for p in pairs for g in (p.first, p.second)], progress))

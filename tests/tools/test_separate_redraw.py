@@ -44,3 +44,12 @@ def test_without_redraws_the_pair_is_unexplained(brec, tmp_path):
     row = _run(tmp_path, "--redraws", "0")
     assert not row["separated"] and row["reason"] == "unexplained"
     assert "redraws" not in row
+
+
+def test_gin0_under_a_policy_is_warned_about(tmp_path, capsys):
+    code = main(["separate", PIPELINE, "--suite", "classic", "--set", "model.layer.eps=0",
+                 "--out", str(tmp_path / "g0"), "--quiet"])
+    assert code == 0
+    assert "warning: the layer is GIN-0" in capsys.readouterr().out
+    main(["separate", PIPELINE, "--suite", "classic", "--out", str(tmp_path / "g1"), "--quiet"])
+    assert "GIN-0" not in capsys.readouterr().out  # the shipped eps 0.1
