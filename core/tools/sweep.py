@@ -360,7 +360,10 @@ def open_storage(url: str) -> Any:
         # several local workers share one SQLite file: wait for the write lock
         engine_kwargs = {"connect_args": {"timeout": 120}}
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+        storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+        if url.startswith("sqlite"):
+            _serialise_sqlite(storage.engine)
+        return storage
     except ModuleNotFoundError as exc:
         raise WlkitError(f"--storage {redact(url)}: the database driver is missing ({exc})\n"
                          f"    hint: {INSTALL_HINT} (psycopg2 for PostgreSQL)") from None
@@ -369,6 +372,27 @@ def open_storage(url: str) -> Any:
         raise WlkitError(f"--storage {redact(url)}: cannot open the study storage: {first}\n"
                          "    hint: an SQLAlchemy URL, e.g. sqlite:///sweeps/s/study.db or "
                          "postgresql://user:password@host:5432/db") from None
+
+
+def _serialise_sqlite(engine: Any) -> None:
+    """Make every SQLite transaction ``BEGIN IMMEDIATE``.
+
+    pysqlite starts transactions lazily, so two local workers could both read a grid point
+    as WAITING and both mark it RUNNING (SQLite ignores ``SELECT ... FOR UPDATE``); measured
+    with 4 processes popping 60 points. Taking the write lock at BEGIN serialises them (the
+    busy timeout makes the others wait), as PostgreSQL's row lock does.
+    """
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _autocommit_driver(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy's BEGIN below, not pysqlite's
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()  # connections made while Optuna set the schema up lack the hooks
 
 
 def _sampler(spec: SweepSpec) -> Any:
