@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from wlkit import OracleFamilyRecord, SubgraphPolicyRecord, hookimpl
 
-from . import ego, esan_oracle, node_marking, rni, spen, spen_oracle
+from . import ego, esan_oracle, node_marking, ppgn, rni, spen, spen_oracle
 from .ego import EgoNetPolicy
 from .node_marking import NodeMarkingPolicy
 from .rni import RandomNodeInit
@@ -32,7 +32,7 @@ __all__ = ["EgoNetPolicy", "NodeMarkingPolicy", "RandomNodeInit", "SpenPolicy",
 @hookimpl
 def wlkit_subgraph_policies() -> list[SubgraphPolicyRecord]:
     # each record sits beside its class; this only collects them, in the documented order
-    return [*rni.RECORDS, *ego.RECORDS, *node_marking.RECORDS, *spen.RECORDS]
+    return [*rni.RECORDS, *ego.RECORDS, *node_marking.RECORDS, *spen.RECORDS, *ppgn.RECORDS]
 
 
 @hookimpl
