@@ -190,7 +190,9 @@ class RandomSignFlip(nn.Module):
             return pe
         sizes = graph.batch_num_nodes().to(pe.device)
         signs = torch.randint(0, 2, (len(sizes), pe.shape[1]), device=pe.device) * 2 - 1
-        return pe * torch.repeat_interleave(signs.to(pe.dtype), sizes, dim=0)
+        # output_size: the row count is known, so the host need not read sizes' sum
+        return pe * torch.repeat_interleave(signs.to(pe.dtype), sizes, dim=0,
+                                            output_size=pe.shape[0])
 
 
 class SignNetInput(nn.Module):

@@ -33,7 +33,12 @@ noise permuted along with the nodes: every graph the kit builds carries
 ``wlkit separate``), and a stochastic component in eval mode must draw its noise as a
 function of that key.
 
-The kit has three modules: :mod:`wlkit.testing.probes` (probes and graphs),
+:func:`audit_probe` counts the host-device syncs (``.item()``, boolean masks, ``unique``,
+...) and the tensors created off the input's device in one training step of a probe, on
+the CPU as they would happen on a GPU; :func:`assert_device_audit` bounds them
+(:mod:`wlkit.testing.device_audit`).
+
+The kit's other modules: :mod:`wlkit.testing.probes` (probes and graphs),
 :mod:`wlkit.testing.assertions` (the ``assert_*`` checks) and :mod:`wlkit.testing.fixtures`,
 a pytest plugin registered through the entry point ``pytest11``
 (``wlkit = wlkit.testing.fixtures``), so in any environment where wlkit is installed these fixtures
@@ -51,6 +56,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _HOME: dict[str, str] = {
+    "AuditEvent": "device_audit",
+    "AuditReport": "device_audit",
+    "DeviceAudit": "device_audit",
     "NODE_KEY": "probes",
     "ComponentRefused": "probes",
     "Probe": "probes",
@@ -58,6 +66,7 @@ _HOME: dict[str, str] = {
     "assert_batch_independent": "assertions",
     "assert_conforms": "assertions",
     "assert_deterministic": "assertions",
+    "assert_device_audit": "device_audit",
     "assert_device_placement": "assertions",
     "assert_gradient_flow": "assertions",
     "assert_output_contract": "assertions",
@@ -65,6 +74,9 @@ _HOME: dict[str, str] = {
     "assert_permutation_invariant": "assertions",
     "assert_record": "assertions",
     "assert_state_dict_roundtrip": "assertions",
+    "audit_component": "device_audit",
+    "audit_probe": "device_audit",
+    "audit_step": "device_audit",
     "available_devices": "assertions",
     "encoding_probe": "probes",
     "graph_zoo": "probes",
@@ -79,13 +91,17 @@ _HOME: dict[str, str] = {
 """Where each public name lives (loaded on first use, so pytest start-up stays cheap)."""
 
 __all__ = [
+    "AuditEvent",
+    "AuditReport",
     "ComponentRefused",
+    "DeviceAudit",
     "NODE_KEY",
     "Probe",
     "aggregator_probe",
     "assert_batch_independent",
     "assert_conforms",
     "assert_deterministic",
+    "assert_device_audit",
     "assert_device_placement",
     "assert_gradient_flow",
     "assert_output_contract",
@@ -93,6 +109,9 @@ __all__ = [
     "assert_permutation_invariant",
     "assert_record",
     "assert_state_dict_roundtrip",
+    "audit_component",
+    "audit_probe",
+    "audit_step",
     "available_devices",
     "encoding_probe",
     "graph_zoo",
@@ -119,6 +138,15 @@ if TYPE_CHECKING:
         assert_state_dict_roundtrip,
         available_devices,
         usable_graphs,
+    )
+    from wlkit.testing.device_audit import (
+        AuditEvent,
+        AuditReport,
+        DeviceAudit,
+        assert_device_audit,
+        audit_component,
+        audit_probe,
+        audit_step,
     )
     from wlkit.testing.probes import (
         NODE_KEY,

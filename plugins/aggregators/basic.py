@@ -74,10 +74,9 @@ MEAN_RECORD = AggregatorRecord(
 
 def zero_empty(graph: dgl.DGLGraph, out: Tensor) -> Tensor:
     # DGL's max/min kernels leave -inf/+inf for nodes without in-edges; define them as zero.
+    # Always masked: asking first (bool(empty.any())) would make the host wait for the GPU.
     empty = graph.in_degrees() == 0
-    if bool(empty.any()):
-        out = out.masked_fill(empty.unsqueeze(-1), 0.0)
-    return out
+    return out.masked_fill(empty.unsqueeze(-1), 0.0)
 
 
 class MaxAggregator(Aggregator):
