@@ -8,6 +8,13 @@ from torch import Tensor, nn
 
 from wlkit import Aggregator, LayerRecord, Param, edge_index, hookimpl, mlp
 
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh,
+                                           "softplus": nn.Softplus, "silu": nn.SiLU,
+                                           "elu": nn.ELU}
+"""Non-linearities of the update MLP. ReLU (GIN's) is piecewise linear: where every node's
+pre-activations keep their signs the layer is linear, and an untrained network can read
+little more than walk counts there; the smooth ones are non-linear everywhere."""
+
 
 class GINLayer(nn.Module):
     r"""Graph Isomorphism Network layer (Xu et al., 2019) with a pluggable aggregator.
@@ -28,6 +35,8 @@ class GINLayer(nn.Module):
         Whether :math:`\epsilon` is trained.
     mlp_layers : int
         Depth of the update MLP.
+    activation : str
+        Non-linearity inside the update MLP (:data:`ACTIVATIONS`; GIN's is ReLU).
 
     Examples
     --------
@@ -40,10 +49,11 @@ class GINLayer(nn.Module):
     """
 
     def __init__(self, dim: int, aggregator: Aggregator, eps: float = 0.0,
-                 learn_eps: bool = False, mlp_layers: int = 2):
+                 learn_eps: bool = False, mlp_layers: int = 2, activation: str = "relu"):
         super().__init__()
         self.aggregator = aggregator
-        self.mlp = mlp([dim] * (mlp_layers + 1), norm=nn.BatchNorm1d)
+        self.mlp = mlp([dim] * (mlp_layers + 1), norm=nn.BatchNorm1d,
+                       activation=ACTIVATIONS[activation])
         eps_tensor = torch.tensor([float(eps)])
         if learn_eps:
             self.eps = nn.Parameter(eps_tensor)
@@ -63,6 +73,8 @@ GIN_RECORD = LayerRecord(
         Param("eps", float, 0.0, "initial epsilon"),
         Param("learn_eps", bool, False, "train epsilon"),
         Param("mlp_layers", int, 2, "depth of the update MLP", minimum=1, maximum=64),
+        Param("activation", str, "relu", "non-linearity of the update MLP",
+              choices=tuple(ACTIVATIONS)),
     ),
 )
 

@@ -18,6 +18,15 @@ def test_gin_is_mlp_of_self_plus_neighbour_sum():
     torch.testing.assert_close(layer(g, h), layer.mlp(1.25 * h + neighbours))
 
 
+def test_gin_activation_is_the_mlps_nonlinearity():
+    agg = instantiate("aggregator", {"name": "sum"}, 4)
+    relu = instantiate("layer", {"name": "gin"}, 4, agg)
+    tanh = instantiate("layer", {"name": "gin", "activation": "tanh"}, 4, agg)
+    assert any(isinstance(m, torch.nn.ReLU) for m in relu.mlp.modules())
+    assert any(isinstance(m, torch.nn.Tanh) for m in tanh.mlp.modules())
+    assert not any(isinstance(m, torch.nn.ReLU) for m in tanh.mlp.modules())
+
+
 def test_gin_learn_eps_is_a_parameter():
     layer = instantiate("layer", {"name": "gin", "learn_eps": True}, 4,
                         instantiate("aggregator", {"name": "max"}, 4))
