@@ -15,6 +15,7 @@ Run::
     .venv/bin/python benchmarks/device_audit.py                 # ~5 s; table + JSON
     .venv/bin/python benchmarks/device_audit.py --events        # each event's source line
     .venv/bin/python benchmarks/device_audit.py --write-expected  # refresh the test's table
+    .venv/bin/python benchmarks/device_audit.py --markdown      # the table of the README
 
 Writes ``benchmarks/results/device_audit.json`` (the rows, every distinct event with its
 count and source line, versions). ``tests/core/test_device_audit.py`` holds the counts to
@@ -163,6 +164,31 @@ def format_table(reports: list[AuditReport], events: bool = False) -> str:
     return text
 
 
+def _cause(report: AuditReport) -> str:
+    """The most frequent source lines of a report's step syncs and stray tensors."""
+    found: dict[str, int] = {}
+    for e in report.events:
+        if e.kind == "sync" and e.phase == "collate":
+            continue
+        what = e.op if e.kind == "sync" else f"stray {e.op}"
+        key = f"{what} ({e.where.split(' ')[0]})"
+        found[key] = found.get(key, 0) + 1
+    top = sorted(found.items(), key=lambda kv: -kv[1])[:3]
+    return "; ".join(f"{n}x {k}" for k, n in top) + ("; ..." if len(found) > 3 else "")
+
+
+def markdown_table(reports: list[AuditReport]) -> str:
+    """The table of benchmarks/README.md: one row per report."""
+    lines = ["| component | syncs/step | fwd | bwd | stray | collate syncs | where (top 3) |",
+             "|---|---|---|---|---|---|---|"]
+    for r in reports:
+        cause = _cause(r) or (r.note if r.note else "")
+        lines.append(f"| `{r.name}` | {r.step_syncs} | {r.syncs.get('forward', 0)} | "
+                     f"{r.syncs.get('backward', 0)} | {r.step_stray} | "
+                     f"{r.syncs.get('collate', 0)} | {cause} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", action="store_true",
@@ -170,13 +196,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULT, help=f"result file ({RESULT.name})")
     parser.add_argument("--write-expected", action="store_true",
                         help=f"rewrite {EXPECTED.relative_to(HERE.parent)} (the tests' table)")
+    parser.add_argument("--markdown", action="store_true",
+                        help="print the table as markdown (benchmarks/README.md)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     from benchmarks.common import machine_info
 
     torch.set_num_threads(1)
     reports = collect(seed=args.seed)
-    print(format_table(reports, args.events))
+    print(markdown_table(reports) if args.markdown else format_table(reports, args.events))
     payload = {"benchmark": "device_audit",
                "title": "host syncs and stray-device tensors per training step",
                "machine": machine_info(1), "settings": {"seed": args.seed},

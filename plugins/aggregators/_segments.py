@@ -19,8 +19,11 @@ from torch import Tensor
 from wlkit import Aggregator
 
 
-def segment_ids(lengths: Tensor) -> Tensor:
+def segment_ids(lengths: Tensor, total: int | None = None) -> Tensor:
     """``[0]*lengths[0] + [1]*lengths[1] + ...`` as a long tensor on ``lengths``' device.
+
+    ``total`` (``lengths.sum()``, when the caller knows it) spares the host a wait for the
+    device to learn the output's size.
 
     Examples
     --------
@@ -28,7 +31,8 @@ def segment_ids(lengths: Tensor) -> Tensor:
     >>> segment_ids(torch.tensor([2, 0, 1])).tolist()
     [0, 0, 2]
     """
-    return torch.repeat_interleave(torch.arange(len(lengths), device=lengths.device), lengths)
+    return torch.repeat_interleave(torch.arange(len(lengths), device=lengths.device), lengths,
+                                   output_size=total)
 
 
 def lexsort(primary: Tensor, secondary: Tensor | None = None) -> Tensor:

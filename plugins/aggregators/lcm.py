@@ -98,7 +98,7 @@ def tree_reduce(values: Tensor, lengths: Tensor, combine, identity: Tensor) -> T
     counts = lengths[nonempty]
     current = values
     while current.shape[0] > counts.shape[0]:  # some segment still holds > 1 element
-        segment = segment_ids(counts)
+        segment = segment_ids(counts, current.shape[0])
         start = torch.cumsum(counts, 0) - counts
         position = torch.arange(current.shape[0], device=current.device) - start[segment]
         even = position % 2 == 0
@@ -192,7 +192,7 @@ class LCMAggregator(SegmentAggregator):
     def reduce_segments(self, values: Tensor, lengths: Tensor) -> Tensor:
         key = self._key(values)
         if key is not None:
-            values = values[lexsort(segment_ids(lengths), key)]
+            values = values[lexsort(segment_ids(lengths, values.shape[0]), key)]
         return self._tree(values, lengths)
 
     def _tree(self, values: Tensor, lengths: Tensor) -> Tensor:

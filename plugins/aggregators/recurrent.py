@@ -43,7 +43,7 @@ def pack_segments(values: Tensor, lengths: Tensor) -> tuple[PackedSequence, Tens
     histogram = torch.bincount(counts, minlength=longest + 1)
     batch_sizes = histogram.flip(0).cumsum(0).flip(0)[1:]
     offsets = torch.cumsum(batch_sizes, 0) - batch_sizes
-    segment = segment_ids(counts)
+    segment = segment_ids(counts, values.shape[0])
     start = torch.cumsum(counts, 0) - counts
     step = torch.arange(values.shape[0], device=values.device) - start[segment]
     target = offsets[step] + rank[segment]
@@ -71,7 +71,7 @@ def pad_segments(values: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor, Tenso
     nonempty = torch.nonzero(lengths > 0).squeeze(1)
     counts = lengths[nonempty]
     longest = int(counts.max()) if len(counts) else 0
-    segment = segment_ids(counts)
+    segment = segment_ids(counts, values.shape[0])
     start = torch.cumsum(counts, 0) - counts
     step = torch.arange(values.shape[0], device=values.device) - start[segment]
     padded = values.new_zeros((longest, len(counts), values.shape[1]))
