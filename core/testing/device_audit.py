@@ -23,11 +23,12 @@ and cached per graph), its ``input_module`` is. :func:`audit_step` audits any ca
 
 What counts as a **sync** (a :class:`TorchFunctionMode` for the Python calls, a
 :class:`TorchDispatchMode` for what runs inside torch and in ``backward``):
-``Tensor.item``, ``.tolist``, ``.cpu``, ``.numpy``, ``.to("cpu")``; ``bool``, ``int``,
-``float`` and ``operator.index`` of a tensor; ``torch.equal``; ops whose output shape
-depends on the values: ``nonzero``, ``argwhere``, one-argument ``torch.where``,
-``masked_select``, ``unique`` (every variant), ``bincount``, ``repeat_interleave`` without
-``output_size``, indexing or assigning with a boolean mask; and scalar reads inside torch
+``Tensor.item``, ``.tolist``, ``.cpu``, ``.numpy``, ``numpy.asarray``, ``.to("cpu")``;
+``bool``, ``int``, ``float``, ``operator.index``, ``repr`` and ``format`` of a tensor;
+``torch.equal``; ops whose output shape depends on the values: ``nonzero``, ``argwhere``,
+one-argument ``torch.where``, ``masked_select``, ``unique`` (every variant), ``bincount``,
+``repeat_interleave`` without ``output_size``, indexing or assigning with a boolean mask;
+and scalar reads inside torch
 (``aten._local_scalar_dense``, e.g. a tensor used as a size). What counts as **stray**: a
 factory call (``torch.zeros``, ``arange``, ``tensor``, ``randn``, ``as_tensor`` of a list, ...)
 without ``device=``, or with a device other than the audited inputs'. ``*_like`` and
@@ -93,6 +94,8 @@ _SYNC_FUNCTIONS: dict[Any, str] = {
     _T.unique_consecutive: "unique_consecutive", torch.bincount: "bincount",
     _T.bincount: "bincount", torch.equal: "torch.equal", _T.equal: "torch.equal",
     torch.allclose: "allclose", _T.allclose: "allclose",
+    _T.__array__: "numpy.asarray(tensor)", _T.__repr__: "repr(tensor)",
+    _T.__format__: "format(tensor)",
 }
 # Factories whose result lands on the default device unless told otherwise.
 _FACTORIES = {

@@ -9,6 +9,7 @@ import types
 from pathlib import Path
 
 import dgl
+import numpy as np
 import pytest
 import torch
 
@@ -36,6 +37,9 @@ SYNCS = {
     ".tolist()": lambda: X.tolist(),
     ".cpu()": lambda: X.cpu(),
     ".numpy()": lambda: X.numpy(),
+    "numpy.asarray(tensor)": lambda: np.asarray(X),
+    "repr(tensor)": lambda: repr(X),
+    "format(tensor)": lambda: f"{X.sum():.3f}",
     '.to("cpu")': lambda: X.to("cpu"),
     "bool(tensor)": lambda: bool(MASK.any()),
     "int(tensor)": lambda: int(X.sum()),
