@@ -69,12 +69,19 @@ __all__ = ["PPGN_RECORD", "PpgnBatch", "PpgnBlock", "PpgnBody", "PpgnPolicy", "p
 
 POOLS = ("sum", "mean", "max")
 
+#: Non-linearities of the block MLPs. ReLU (the paper's) is piecewise linear: where the
+#: pre-activations keep their signs an untrained block is a polynomial in the input, which
+#: reads little more than walk counts; the smooth ones are non-linear everywhere.
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU,
+                                           "silu": nn.SiLU}
 
-def _mlp(d_in: int, d_out: int, layers: int) -> nn.Sequential:
-    """``layers`` x (Linear + ReLU) applied to every entry on its own (a 1x1 convolution)."""
+
+def _mlp(d_in: int, d_out: int, layers: int, activation: str = "relu") -> nn.Sequential:
+    """``layers`` x (Linear + activation) applied to every entry on its own (a 1x1
+    convolution)."""
     mods: list[nn.Module] = []
     for i in range(layers):
-        mods += [nn.Linear(d_in if i == 0 else d_out, d_out), nn.ReLU()]
+        mods += [nn.Linear(d_in if i == 0 else d_out, d_out), ACTIVATIONS[activation]()]
     return nn.Sequential(*mods)
 
 
@@ -137,6 +144,8 @@ class PpgnBlock(nn.Module):
         Linear + ReLU layers in each of ``m_1`` and ``m_2``.
     normalize : bool
         Divide the product by each graph's size ``n`` (a mean over ``k`` instead of a sum).
+    activation : str
+        Non-linearity of ``m_1``, ``m_2`` and ``m_3`` (:data:`ACTIVATIONS`).
 
     Examples
     --------
@@ -147,11 +156,12 @@ class PpgnBlock(nn.Module):
     torch.Size([2, 5, 5, 4])
     """
 
-    def __init__(self, d_in: int, d: int, mlp_layers: int = 2, normalize: bool = False):
+    def __init__(self, d_in: int, d: int, mlp_layers: int = 2, normalize: bool = False,
+                 activation: str = "relu"):
         super().__init__()
-        self.m1 = _mlp(d_in, d, mlp_layers)
-        self.m2 = _mlp(d_in, d, mlp_layers)
-        self.m3 = nn.Linear(d_in + d, d)
+        self.m1 = _mlp(d_in, d, mlp_layers, activation)
+        self.m2 = _mlp(d_in, d, mlp_layers, activation)
+        self.m3 = _mlp(d_in + d, d, 1, activation)
         self.normalize = normalize
         # Xavier weights and zero biases, as the authors initialise their 1x1 convolutions:
         # with PyTorch's default init an untrained model is so close to linear that the
@@ -170,7 +180,7 @@ class PpgnBlock(nn.Module):
         prod = (a @ b).permute(0, 2, 3, 1)
         if self.normalize:
             prod = prod / sizes.to(prod.dtype).clamp(min=1)[:, None, None, None]
-        return torch.relu(self.m3(torch.cat([x, prod], dim=-1))) * mask
+        return self.m3(torch.cat([x, prod], dim=-1)) * mask
 
 
 # ------------------------------------------------------------------------------ batches
@@ -224,11 +234,13 @@ class PpgnBody(nn.Module):
     parts : ModelParts
         The pipeline's pieces.
     mlp_layers : int
-        Linear + ReLU layers in each of a block's two MLPs.
+        Linear + activation layers in each of a block's two MLPs.
     pool : {"sum", "mean", "max"}
         How the readout pools the diagonal and the off-diagonal entries.
     normalize : bool
         Divide each block's matrix product by the graph's size.
+    activation : str
+        Non-linearity of the block MLPs (:data:`ACTIVATIONS`).
 
     Examples
     --------
@@ -247,7 +259,7 @@ class PpgnBody(nn.Module):
     """
 
     def __init__(self, parts: ModelParts, mlp_layers: int = 2, pool: str = "sum",
-                 normalize: bool = False):
+                 normalize: bool = False, activation: str = "relu"):
         super().__init__()
         if parts.virtual_node:
             raise PluginError("subgraph_policy 'ppgn' does not use a virtual node; set "
@@ -264,7 +276,8 @@ class PpgnBody(nn.Module):
         self.edge_encoder = (parts.make_edge_encoder() if parts.make_edge_encoder is not None
                              else None)
         # the first block also reads the raw edge-count channel
-        self.blocks = nn.ModuleList(PpgnBlock(d + 1 if t == 0 else d, d, mlp_layers, normalize)
+        self.blocks = nn.ModuleList(PpgnBlock(d + 1 if t == 0 else d, d, mlp_layers, normalize,
+                                              activation)
                                     for t in range(parts.num_layers))
         self.norms = nn.ModuleList(parts.make_norm() for _ in range(parts.num_layers))
         self.readouts = nn.ModuleList(nn.Linear(2 * d, d) for _ in range(parts.num_layers))
@@ -330,13 +343,15 @@ class PpgnPolicy(SubgraphPolicy):
     Parameters
     ----------
     mlp_layers : int
-        Linear + ReLU layers in each of the two MLPs of a block (the authors use 2).
+        Linear + activation layers in each of the two MLPs of a block (the authors use 2).
     pool : {"sum", "mean", "max"}
         How the readout pools the diagonal and the off-diagonal (the paper's invariant
         layer sums; the authors' code takes the max).
     normalize : bool
         Divide every block's matrix product by the graph's size ``n`` (keeps magnitudes
         comparable across sizes; not in the paper).
+    activation : {"relu", "tanh", "gelu", "silu"}
+        Non-linearity of the block MLPs (the paper's is ReLU; see :data:`ACTIVATIONS`).
 
     Examples
     --------
@@ -345,12 +360,17 @@ class PpgnPolicy(SubgraphPolicy):
     ('2-FWL', None)
     """
 
-    def __init__(self, mlp_layers: int = 2, pool: str = "sum", normalize: bool = False):
+    def __init__(self, mlp_layers: int = 2, pool: str = "sum", normalize: bool = False,
+                 activation: str = "relu"):
         if pool not in POOLS:
             raise ValueError(f"ppgn: pool must be one of {POOLS}, got {pool!r}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"ppgn: activation must be one of {tuple(ACTIVATIONS)}, got "
+                             f"{activation!r}")
         self.mlp_layers = mlp_layers
         self.pool = pool
         self.normalize = normalize
+        self.activation = activation
         self._blocks: int | None = None
 
     @property
@@ -373,12 +393,13 @@ class PpgnPolicy(SubgraphPolicy):
 
     def build(self, parts: ModelParts) -> PpgnBody:
         self._blocks = int(parts.num_layers)
-        return PpgnBody(parts, self.mlp_layers, self.pool, self.normalize)
+        return PpgnBody(parts, self.mlp_layers, self.pool, self.normalize, self.activation)
 
 
 PPGN_APPROXIMATE = (
-    "the skip map m3 is Linear + ReLU (the authors' code: a linear 1x1 convolution; the "
-    "ReLU lets a sum readout read block t's product, see the module docstring); "
+    "the skip map m3 is Linear + activation (the authors' code: a linear 1x1 convolution; "
+    "the non-linearity lets a sum readout read block t's product, see the module "
+    "docstring); "
     "the readout pools after every block (the authors' 'new suffix'), sums each block's "
     "pooled vector through its own linear map, and hands that to the pipeline's head; the "
     "initial tensor adds a learned pair-kind embedding, the edge encoder and the node input "
@@ -392,12 +413,14 @@ PPGN_RECORD = SubgraphPolicyRecord(
     summary="PPGN: dense pair tensors, blocks of two entrywise MLPs multiplied as matrices "
             "per channel (Maron et al. 2019).",
     params=(
-        Param("mlp_layers", int, 2, "Linear + ReLU layers in each of a block's two MLPs",
+        Param("mlp_layers", int, 2, "Linear + activation layers in each of a block's two MLPs",
               minimum=1, maximum=8),
         Param("pool", str, "sum", "readout over the diagonal and the off-diagonal entries",
               choices=POOLS),
         Param("normalize", bool, False,
               "divide each block's matrix product by the graph's size n"),
+        Param("activation", str, "relu", "non-linearity of the block MLPs",
+              choices=tuple(ACTIVATIONS)),
     ),
     permutation_invariant=True,
     stochastic=False,

@@ -149,8 +149,9 @@ def test_output_shape_and_empty_and_single_node_graphs():
     assert torch.allclose(out[2], biases, atol=1e-12)
 
 
-@pytest.mark.parametrize("policy,residual", [({}, False), ({"pool": "max"}, True),
-                                             ({"pool": "mean", "normalize": True}, False)])
+@pytest.mark.parametrize("policy,residual", [
+    ({}, False), ({"pool": "max", "activation": "tanh"}, True),
+    ({"pool": "mean", "normalize": True, "activation": "gelu"}, False)])
 def test_invariant_and_the_same_alone_or_batched_with_bigger_graphs(policy, residual):
     policy, body = fresh_model(policy=policy, residual=residual)
     g = _random_graph(9, 0.4, seed=1)
@@ -209,6 +210,8 @@ def test_refusals():
         PpgnPolicy().build(make_parts(virtual_node=True))
     with pytest.raises(ValueError, match="pool"):
         PpgnPolicy(pool="median")
+    with pytest.raises(ValueError, match="activation"):
+        PpgnPolicy(activation="sigmoid")
     policy, body = fresh_model()
     g = graphs.cycle(4).to_dgl()
     with pytest.raises(PluginError, match="PpgnBatch"):
@@ -277,7 +280,8 @@ def test_no_violation_on_the_sr_suite_and_random_pairs():
     assert any(model)
 
 
-def test_block_t_is_bounded_by_round_t_and_reaches_it():
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_block_t_is_bounded_by_round_t_and_reaches_it(activation):
     # 2-FWL separates C6 vs 2xC3 after 1 round and decalin vs bicyclopentyl after 2
     from wlkit.wl import separation_rounds
 
@@ -285,8 +289,8 @@ def test_block_t_is_bounded_by_round_t_and_reaches_it():
              (graphs.decalin(), graphs.bicyclopentyl())]
     _, rounds = separation_rounds(pairs, "2-FWL")
     assert rounds.tolist() == [1, 2]
-    assert _model_separated(pairs, layers=1) == [True, False]
-    assert _model_separated(pairs, layers=2) == [True, True]
+    assert _model_separated(pairs, layers=1, activation=activation) == [True, False]
+    assert _model_separated(pairs, layers=2, activation=activation) == [True, True]
 
 
 def test_wlkit_check_passes():
