@@ -673,7 +673,8 @@ def depth_warning(needed: Sequence[int | None], layers: int, oracle: str) -> str
             f"{max(deeper)} (or more) to reach every pair the oracle separates")
 
 
-def gin0_warning(cfg: dict[str, Any], settings: SeparateSettings) -> str | None:
+def gin0_warning(cfg: dict[str, Any], settings: SeparateSettings,
+                 separator: Separator | None = None) -> str | None:
     """A warning for an untrained GIN-0 (``eps`` 0, not learned) under a subgraph policy.
 
     GIN sums ``(1 + eps) h_v`` with the neighbours' states, so with ``eps = 0`` a node and its
@@ -686,6 +687,10 @@ def gin0_warning(cfg: dict[str, Any], settings: SeparateSettings) -> str | None:
     if (settings.trained or cfg.get("policy") is None or layer.get("name") != "gin"
             or layer.get("eps", 0.0) != 0.0 or layer.get("learn_eps", False)):
         return None
+    if separator is not None:  # only where the policy's model runs the pipeline's layer
+        factory = separator.registry.get("layer", "gin").factory
+        if not any(isinstance(m, factory) for m in separator.model.modules()):
+            return None
     return ("  warning: the layer is GIN-0 (eps 0): it sums a node with its neighbours alike, so "
             "an untrained model can miss separations its policy's oracle makes (marked nodes "
             "look like their neighbours)\n    hint: --set model.layer.eps=0.1, as the shipped "
@@ -816,7 +821,7 @@ def run_separate(pipeline: Any, suite_name: str | _suites.WLSuite, root: str | N
         warning = depth_warning(needed, layers, depth_oracle)
         if warning:
             tell(warning)
-    warning = gin0_warning(cfg, settings)
+    warning = gin0_warning(cfg, settings, separator)
     if warning:
         tell(warning)
     # untrained: every distinct graph once, over the workers; the pairs then read the cache
