@@ -23,6 +23,7 @@ import json
 import math
 import re
 import statistics
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from difflib import get_close_matches
@@ -251,7 +252,14 @@ def welch_p(a: Sequence[float], b: Sequence[float]) -> float | None:
 
     if len(a) < 2 or len(b) < 2:
         return None
-    p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    def flat(xs: Sequence[float]) -> bool:  # rounding-level spread counts as none
+        return max(xs) - min(xs) <= 1e-12 * max(1.0, abs(max(xs)))
+
+    if flat(a) and flat(b):
+        return None  # no spread on either side: undefined (scipy warns, then gives NaN)
+    with warnings.catch_warnings():  # one side without spread: scipy warns, the p is fine
+        warnings.simplefilter("ignore", RuntimeWarning)
+        p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
     return None if math.isnan(p) else p
 
 
