@@ -2,7 +2,7 @@ r"""PPGN: Provably Powerful Graph Networks (Maron, Ben-Hamu, Serviansky and Lipm
 
 Every graph with ``n`` nodes is one dense pair tensor ``X`` of shape ``[n, n, d]``. Its
 initial entries encode the atomic type of each ordered pair: a learned embedding of the pair
-kind (non-edge / edge / diagonal ``u == u``), plus the pipeline's edge encoder on edge pairs
+kind (non-edge / edge / diagonal ``u == v``), plus the pipeline's edge encoder on edge pairs
 (parallel edges add up), plus the node's encoded features on the diagonal, plus one raw
 channel counting the edges ``u -> v`` (the multiplicity on multigraphs). Self-loops are
 ignored.
@@ -14,17 +14,18 @@ A *block* maps ``X`` ([n, n, d_in]) to ``X'`` ([n, n, d]):
     X' = m_3\big([X,\ m_1(X) \cdot m_2(X)]\big),
 
 where ``m_1``, ``m_2`` are MLPs applied to every entry on its own (the paper's 1x1
-convolutions, ``mlp_layers`` Linear + ReLU each), ``·`` is the matrix product of the two
-``[n, n]`` matrices of every channel (``(m_1 m_2)_{ij} = sum_k m_1(X)_{ik} m_2(X)_{kj}``, one
-batched matmul over ``[B, d, n, n]``), ``[·, ·]`` concatenates channels (the skip) and
-``m_3`` is Linear + ReLU back to ``d`` channels. The ReLU matters for the sum readout: the
-sum over all entries of a *linear* function of the product is
-``sum_k (sum_i m_1(X)_{ik}) (sum_j m_2(X)_{kj})`` minus the diagonal terms, i.e. it reads
-only row sums of the previous block; measured untrained in float64, without the ReLU
-decalin vs bicyclopentyl (2 rounds of 2-FWL) needs 3 blocks and C6 vs 2xC3 (1 round) 2;
-with it, 2 and 1, exactly the rounds. The pipeline's norm (over the real entries
-only), dropout and, when ``model.residual`` is set, a residual connection (from block 2,
-where the widths agree) follow each block.
+convolutions, ``mlp_layers`` Linear + activation each; ``activation``, ReLU as in the
+paper by default), ``·`` is the matrix product of the two ``[n, n]`` matrices of every
+channel (``(m_1 m_2)_{ij} = sum_k m_1(X)_{ik} m_2(X)_{kj}``, one batched matmul over
+``[B, d, n, n]``), ``[·, ·]`` concatenates channels (the skip) and
+``m_3`` is Linear + activation back to ``d`` channels. The authors' ``m_3`` is linear, but
+the non-linearity matters for the sum readout: the sum over all entries of a *linear*
+function of the product is ``sum_k (sum_i m_1(X)_{ik}) (sum_j m_2(X)_{kj})`` minus the
+diagonal terms, i.e. it reads only row sums of the previous block; measured untrained in
+float64, with a linear ``m_3`` decalin vs bicyclopentyl (2 rounds of 2-FWL) needs 3 blocks
+and C6 vs 2xC3 (1 round) 2; with Linear + ReLU, 2 and 1, exactly the rounds. The
+pipeline's norm (over the real entries only), dropout and, when ``model.residual`` is set,
+a residual connection (from block 2, where the widths agree) follow each block.
 
 Graphs of different sizes are batched by padding to the largest ``n`` of the batch with a
 mask: padded rows and columns are zeroed before every product and after every block, and the
