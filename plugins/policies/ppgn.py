@@ -189,6 +189,9 @@ class PpgnBlock(nn.Module):
 class PpgnBatch:
     """Where every node of a mini-batch sits in the padded pair tensors.
 
+    Everything here is computed on the CPU in :meth:`PpgnPolicy.collate`, so the forward
+    pass needs no host sync (no ``.item()``, boolean-mask indexing or ``nonzero``).
+
     Attributes
     ----------
     sizes : Tensor
@@ -197,19 +200,30 @@ class PpgnBatch:
         [N] graph index of every node of the batched graph.
     node_local : Tensor
         [N] index of every node inside its graph.
+    max_size : int
+        The padded size ``n`` (the largest graph; 0 for a batch of empty graphs).
+    real_entries : Tensor
+        [sum of sizes^2] flat indices into ``[B, n, n]`` of the real (unpadded) entries.
+    edges : Tensor
+        [E'] ids of the batched graph's edges that are not self-loops.
 
     Examples
     --------
     >>> from wlkit import graphs
     >>> gs = [graphs.cycle(3).to_dgl(), graphs.complete(2).to_dgl()]
     >>> b = PpgnPolicy().collate(gs, [{}, {}])
-    >>> b.sizes.tolist(), b.node_graph.tolist(), b.node_local.tolist()
-    ([3, 2], [0, 0, 0, 1, 1], [0, 1, 2, 0, 1])
+    >>> b.sizes.tolist(), b.node_graph.tolist(), b.node_local.tolist(), b.max_size
+    ([3, 2], [0, 0, 0, 1, 1], [0, 1, 2, 0, 1], 3)
+    >>> b.real_entries.tolist()[-4:]  # graph 1: entries (0,0) (0,1) (1,0) (1,1) of [3, 3]
+    [9, 10, 12, 13]
     """
 
     sizes: Tensor
     node_graph: Tensor
     node_local: Tensor
+    max_size: int
+    real_entries: Tensor
+    edges: Tensor
 
     @property
     def num_graphs(self) -> int:
@@ -218,7 +232,8 @@ class PpgnBatch:
     def to(self, device: Any) -> PpgnBatch:
         """The same batch on ``device`` (Lightning calls this to move the batch)."""
         return PpgnBatch(self.sizes.to(device), self.node_graph.to(device),
-                         self.node_local.to(device))
+                         self.node_local.to(device), self.max_size,
+                         self.real_entries.to(device), self.edges.to(device))
 
 
 # -------------------------------------------------------------------------------- model
@@ -290,15 +305,14 @@ class PpgnBody(nn.Module):
         h = self.node_input(graph)
         b, g, loc = batch.num_graphs, batch.node_graph, batch.node_local
         src, dst = graph.edges()
-        keep = src != dst  # self-loops are ignored
-        src, dst = src[keep], dst[keep]
+        src, dst = src[batch.edges], dst[batch.edges]  # self-loops are ignored
         count = h.new_zeros(b, n, n)
         count.index_put_((g[src], loc[src], loc[dst]), h.new_ones(len(src)), accumulate=True)
         kind = (count > 0).long()
         kind[:, torch.arange(n, device=h.device), torch.arange(n, device=h.device)] = 2
         x = self.pair_kind(kind).to(h.dtype)
         if self.edge_encoder is not None and len(src):
-            feats = self.edge_encoder(graph.edata["feat"][keep]).to(h.dtype)
+            feats = self.edge_encoder(graph.edata["feat"][batch.edges]).to(h.dtype)
             # parallel edges add up, so the result does not depend on the edge order
             x = x.index_put((g[src], loc[src], loc[dst]), feats, accumulate=True)
         x = x.index_put((g, loc, loc), h, accumulate=True)
@@ -311,8 +325,7 @@ class PpgnBody(nn.Module):
         if int(batch.node_graph.shape[0]) != graph.num_nodes():
             raise PluginError(f"subgraph_policy 'ppgn': the batch has {graph.num_nodes()} "
                               f"nodes but its PpgnBatch {batch.node_graph.shape[0]}")
-        sizes = batch.sizes
-        n = int(sizes.max()) if batch.num_graphs else 0
+        sizes, n, real_entries = batch.sizes, batch.max_size, batch.real_entries
         ar = torch.arange(n, device=sizes.device)
         real = ar[None, :] < sizes[:, None]
         mask = real[:, :, None] & real[:, None, :]  # [B, n, n]
@@ -322,11 +335,12 @@ class PpgnBody(nn.Module):
         out = x.new_zeros(batch.num_graphs, self.hidden)
         for t, (block, norm, readout) in enumerate(zip(self.blocks, self.norms, self.readouts)):
             new = block(x, fmask, sizes)
-            if bool(mask.any()):
-                # the norm sees only real entries (padding must not move batch statistics)
-                normed = torch.zeros_like(new)
-                normed[mask] = norm(new[mask])
-                new = normed
+            if real_entries.shape[0]:
+                # the norm sees only real entries (padding must not move batch statistics);
+                # index_select / index_copy with collate's indices: no host sync
+                flat = new.reshape(-1, new.shape[-1])
+                normed = norm(flat.index_select(0, real_entries))
+                new = torch.zeros_like(flat).index_copy(0, real_entries, normed).view_as(new)
             new = self.dropout(new)
             x = x + new if self.residual and t > 0 else new
             out = out + readout(pool_pairs(x, mask, sizes, self.pool))
@@ -386,11 +400,21 @@ class PpgnPolicy(SubgraphPolicy):
         return self._blocks
 
     def collate(self, graphs: list[Any], prepared: list[dict[str, Tensor]]) -> PpgnBatch:
-        sizes = torch.tensor([int(g.num_nodes()) for g in graphs], dtype=torch.long)
-        node_graph = torch.repeat_interleave(torch.arange(len(graphs)), sizes)
-        starts = torch.cumsum(sizes, 0) - sizes
-        node_local = torch.arange(int(sizes.sum())) - starts[node_graph]
-        return PpgnBatch(sizes, node_graph, node_local)
+        # on the CPU, vectorised over the batch: the batch carries every index forward needs
+        counts = [int(g.num_nodes()) for g in graphs]
+        n, total = max(counts, default=0), sum(counts)
+        sizes = torch.tensor(counts, dtype=torch.long)
+        node_graph = torch.repeat_interleave(torch.arange(len(graphs)), sizes, output_size=total)
+        node_local = torch.arange(total) - (torch.cumsum(sizes, 0) - sizes)[node_graph]
+        local = torch.arange(n)
+        real = ((local[None, :, None] < sizes[:, None, None])
+                & (local[None, None, :] < sizes[:, None, None]))
+        ends = [g.edges() for g in graphs]
+        src = torch.cat([e[0] for e in ends]) if ends else torch.zeros(0, dtype=torch.long)
+        dst = torch.cat([e[1] for e in ends]) if ends else torch.zeros(0, dtype=torch.long)
+        return PpgnBatch(sizes, node_graph, node_local, n,
+                         torch.nonzero(real.reshape(-1)).flatten(),
+                         torch.nonzero(src != dst).flatten())
 
     def build(self, parts: ModelParts) -> PpgnBody:
         self._blocks = int(parts.num_layers)
