@@ -93,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--suites", default="brec,cfi", help="comma-separated suites")
     parser.add_argument("--workers", type=int, default=None,
                         help="workers of the parallel side (default: the usable CPUs)")
+    parser.add_argument("--no-precision", action="store_true",
+                        help="skip the float64 and default (re-test) runs: workers only")
     parser.add_argument("--budget", type=float, default=300.0,
                         help="skip a pipeline's suite whose first run takes longer (s)")
     args = finish_args(parser.parse_args(argv))
@@ -132,9 +134,12 @@ def main(argv: list[str] | None = None) -> int:
                     times[side].append(result["wall_s"])
                     results[side] = result
             t2 = {side: [p["t2"] for p in r["pairs"]] for side, r in results.items()}
-            wide = _once(pipeline, suite, ids, dtype="float64", workers=workers)
-            default = _once(pipeline, suite, ids, workers=workers)
-            retest = default.get("float64_retest") or {}
+            if args.no_precision:
+                wide = default = None
+            else:
+                wide = _once(pipeline, suite, ids, dtype="float64", workers=workers)
+                default = _once(pipeline, suite, ids, workers=workers)
+            retest = (default or {}).get("float64_retest") or {}
             pairs = len(ids)
             med = {side: sorted(v)[len(v) // 2] for side, v in times.items()}
             row = {
@@ -143,14 +148,15 @@ def main(argv: list[str] | None = None) -> int:
                     "pairs": pairs, "workers": workers,
                     "pairs_per_s_1_worker": round(pairs / med["1 worker"], 2),
                     "pairs_per_s_workers": round(pairs / med[f"{workers} workers"], 2),
-                    "pairs_per_s_float64": round(pairs / wide["wall_s"], 2),
-                    "pairs_per_s_default": round(pairs / default["wall_s"], 2),
+                    "pairs_per_s_float64": round(pairs / wide["wall_s"], 2) if wide else None,
+                    "pairs_per_s_default": (round(pairs / default["wall_s"], 2) if default
+                                            else None),
                     "retest_pairs": retest.get("pairs", 0),
                     "retest_seconds": retest.get("seconds", 0.0),
                     "retest_recovered": retest.get("recovered", 0),
                     "separated_float32": results["1 worker"]["overall"]["separated"],
-                    "separated_default": default["overall"]["separated"],
-                    "separated_float64": wide["overall"]["separated"],
+                    "separated_default": default["overall"]["separated"] if default else None,
+                    "separated_float64": wide["overall"]["separated"] if wide else None,
                     "same_verdicts": len(set(map(tuple, t2.values()))) == 1,
                 },
                 "sides": {side: {"median_ms": 1000 * med[side], "times_s": v, "peak_mib": None}
