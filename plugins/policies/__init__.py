@@ -7,6 +7,7 @@ rni           ``rni``: random node initialisation (Abboud et al. 2021)
 ego           ``ego``: ESAN bags: k-hop ego-nets (EGO/EGO+), node- and edge-deleted; DS/DSS
 node_marking  ``node_marking``: l marked nodes, base MPNN, pooled over tuples ((1,l)-WL)
 spen          ``spen``: equivariant order-1/2 layers on every node's k-hop ego-net (SPEN)
+ppgn          ``ppgn``: dense pair tensors, matrix-product blocks (PPGN, <= 2-FWL)
 spen_oracle   ``spen_h<k>``: SPEN's exact oracle (SPEN-WL), through ``wlkit_oracles``
 esan_oracle   ``esan_<mode>_<bag>``: DSS-WL and the DS-WL bags wlkit.wl lacks (edge-deleted)
 ============  ==========================================================================
