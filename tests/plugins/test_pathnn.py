@@ -682,3 +682,16 @@ def test_sr25_model_separates_in_float64_only(sr25_pairs):
         decisions[dtype] = Separator(pipeline, 0, settings).decide(first, second, 0)
     assert decisions["float64"]["reliable"] and decisions["float64"]["separated"]
     assert decisions["float32"]["reliable"] and not decisions["float32"]["separated"]
+
+
+def test_phi_tanh_is_a_smooth_update():
+    from wlkit.pipeline.loader import validate_pipeline
+
+    data = validate_pipeline({"name": "t", "dataset": "wl_pairs",
+                              "policy": {"name": "pathnn", "paths": "sp_plus", "K": 2,
+                                         "phi": "tanh"},
+                              "model": {"num_layers": 2, "hidden": 8}}).data
+    model = build_model(data, instantiate_dataset(data["dataset"]))
+    kinds = {type(m) for m in model.modules()}
+    assert nn.Tanh in kinds and nn.ReLU not in {type(p) for m in model.modules()
+                                                if hasattr(m, "phis") for p in m.phis}

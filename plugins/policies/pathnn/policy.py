@@ -71,7 +71,7 @@ class PathPolicy(SubgraphPolicy):
         encoder, a zero vector at the far end), when the dataset has them.
     l2_norm : bool
         L2-normalise node states before each layer (the authors' AP setting on CSL/SR25).
-    phi : {"relu", "mlp"}
+    phi : {"relu", "mlp", "tanh"}
         The update after residual and norm: ReLU (the paper's synthetic models) or the
         2-layer MLP with norms of the authors' OGB/ZINC models.
     max_paths : int
@@ -229,7 +229,8 @@ def wlkit_subgraph_policies() -> list[SubgraphPolicyRecord]:
                 Param("l2_norm", bool, False, "L2-normalise node states before each layer "
                       "(the authors' AP setting on CSL and SR25)"),
                 Param("phi", str, "relu", "update after residual and norm: relu (paper's "
-                      "synthetic models) or mlp (authors' OGB models)", choices=("relu", "mlp")),
+                      "synthetic models), mlp (authors' OGB models) or tanh (smooth)",
+                      choices=("relu", "mlp", "tanh")),
                 Param("max_paths", int, DEFAULT_MAX_PATHS, "budget of path candidates per "
                       "graph; above it preparation stops with an error naming the estimate",
                       minimum=1),

@@ -167,7 +167,7 @@ class PathNN(nn.Module):
         self.phis = nn.ModuleList(
             (nn.Sequential(nn.Linear(hidden, hidden), parts.make_norm(), nn.ReLU(),
                            nn.Linear(hidden, hidden), parts.make_norm(), nn.ReLU())
-             if phi == "mlp" else nn.ReLU()) for _ in range(K))
+             if phi == "mlp" else nn.Tanh() if phi == "tanh" else nn.ReLU()) for _ in range(K))
         self.dropout = nn.Dropout(parts.dropout)
         self.readout = parts.make_readout(hidden)
         self.out_dim = self.readout.out_dim
