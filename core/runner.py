@@ -123,6 +123,7 @@ def _run_seeds(pipeline: Pipeline, run_dir: Path, registry: Registry, host: Any,
     """The body of :func:`run_pipeline` once the run directory is known."""
     cfg = pipeline.data
     zero = is_global_zero()
+    started = time.perf_counter()
     dataset = instantiate_dataset(cfg["dataset"], registry)
     encodings = instantiate_encodings(cfg["encodings"], registry)
     info = dataset.info()
@@ -180,6 +181,7 @@ def _run_seeds(pipeline: Pipeline, run_dir: Path, registry: Registry, host: Any,
         "valid_std": valid_std,
         "num_params": num_params,
         "per_seed": per_seed,
+        "wall_seconds": round(time.perf_counter() - started, 2),  # this invocation
         "command": " ".join(sys.argv),
         "versions": _versions(),
         "hardware": hardware(),

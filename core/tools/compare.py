@@ -57,6 +57,7 @@ class RunRow:
     num_params: int | None
     train_seconds: float | None
     config: dict[str, Any]
+    wall_seconds: float | None = None
     params: dict[str, str] = field(default_factory=dict)
     p_values: dict[str, float | None] = field(default_factory=dict)
 
@@ -194,7 +195,8 @@ def load_row(run_dir: Path) -> RunRow:
                   failed_seeds=len(per_seed) - len(scores["test"]),
                   num_params=summary.get("num_params"),
                   train_seconds=_train_seconds(run_dir, seeds),
-                  config=_read_config(run_dir))
+                  config=_read_config(run_dir),
+                  wall_seconds=summary.get("wall_seconds"))
 
 
 # -- varied parameters ---------------------------------------------------------------------
@@ -319,7 +321,7 @@ def _table(rows: list[RunRow], varied: list[str],
     one = len(metrics) == 1
     metric = f" {next(iter(metrics))}" if one else ""
     header = ["name", *varied, *([] if one else ["metric"]), f"valid{metric}", "p valid",
-              f"test{metric}", "p test", "seeds", "#params", "train s"]
+              f"test{metric}", "p test", "seeds", "#params", "train s", "wall s"]
     body = []
     for r in rows:
         seeds = str(r.seeds) + (f" ({r.failed_seeds} failed)" if r.failed_seeds else "")
@@ -327,7 +329,8 @@ def _table(rows: list[RunRow], varied: list[str],
                      _mean_std(r, "valid"), _p(r, "valid", best[r.group]["valid"]),
                      _mean_std(r, "test"), _p(r, "test", best[r.group]["test"]), seeds,
                      f"{r.num_params:,}" if isinstance(r.num_params, int) else MISSING,
-                     f"{r.train_seconds:.1f}" if r.train_seconds is not None else MISSING])
+                     f"{r.train_seconds:.1f}" if r.train_seconds is not None else MISSING,
+                     f"{r.wall_seconds:.1f}" if r.wall_seconds is not None else MISSING])
     return header, body
 
 
@@ -543,7 +546,8 @@ def compare(paths: Sequence[str | Path], *, out: str | Path | None = None,
           "(scipy.stats.ttest_ind, equal_var=False) of the run's per-seed scores against "
           "the best run of its dataset, per split; '-' where a side has fewer than two "
           "seeds or neither side varies. train s: the seeds' training time summed "
-          "(train_seconds of seed_*/metrics.json).", ""]
+          "(train_seconds of seed_*/metrics.json); wall s: the whole `wlkit run` "
+          "(wall_seconds of summary.json; its last invocation when resumed).", ""]
     md += _markdown(header, body, align)
     if table_pivot:
         md += ["", f"## {split} by {table_pivot['rows']}"
@@ -562,7 +566,8 @@ def compare(paths: Sequence[str | Path], *, out: str | Path | None = None,
                   **{f"{s}_scores": r.scores[s] for s in SPLITS},
                   **{f"{s}_p": r.p_values.get(s) for s in SPLITS},
                   "seeds": r.seeds, "failed_seeds": r.failed_seeds,
-                  "num_params": r.num_params, "train_seconds": r.train_seconds}
+                  "num_params": r.num_params, "train_seconds": r.train_seconds,
+                  "wall_seconds": r.wall_seconds}
                  for r in ordered],
         "varied": varied,
         "best": {name: {s: (b.label if b else None) for s, b in splits.items()}

@@ -29,7 +29,7 @@ WIKI_2 = ([17.2, 20.9, 22.6, 18.1, 21.7, 21.4, 23.5, 24.2, 14.7, 21.8],
 def make_run(folder: Path, test: list[float], valid: list[float] | None = None, *,
              hidden: int = 16, lr: float = 0.01, dataset: str = "ogbg-molesol",
              metric: str = "rmse", higher: bool = False, num_params: int = 1234,
-             seconds: float = 1.5, summary: bool = True) -> Path:
+             seconds: float = 1.5, summary: bool = True, wall: float | None = None) -> Path:
     """A run directory as ``wlkit run`` leaves it, for the files compare reads."""
     valid = valid if valid is not None else [v + 0.1 for v in test]
     folder.mkdir(parents=True)
@@ -48,7 +48,8 @@ def make_run(folder: Path, test: list[float], valid: list[float] | None = None, 
         (folder / "summary.json").write_text(json.dumps({
             "name": "hand", "dataset": dataset, "metric": metric, "higher_is_better": higher,
             "seeds": list(range(len(test))), "failed_seeds": [], "per_seed": per_seed,
-            "num_params": num_params}))
+            "num_params": num_params,
+            **({"wall_seconds": wall} if wall is not None else {})}))
     return folder
 
 
@@ -91,7 +92,8 @@ def test_each_run_against_the_best_in_the_table_and_files(tmp_path, capsys, monk
     assert f"{mean:.4f} ± {std:.4f}" in first and "98,765" in first
     assert "0.0214" in first  # Welch's p of example 1, against the best (lowest rmse)
     assert second.split()[:2] == ["best", "64"] and "best" in second.split()[2:]
-    assert first.rstrip().endswith(f"{2.0 * 15:.1f}")  # the seeds' training time, summed
+    # the seeds' training time, summed; then the run's wall time ('-': none recorded)
+    assert first.split()[-2:] == [f"{2.0 * 15:.1f}", "-"]
     report = json.loads((out / "compare.json").read_text())
     [o, b] = report["runs"]
     assert o["test_p"] == pytest.approx(0.021378, abs=1e-6) and b["test_p"] is None
@@ -167,6 +169,7 @@ def test_a_real_run(tmp_path):
     [row] = compare([tmp_path / "run"], out=tmp_path, plot=False)["runs"]
     assert row["test_scores"] == [r["test"] for r in summary["per_seed"]]
     assert row["num_params"] == summary["num_params"] and row["train_seconds"] > 0
+    assert row["wall_seconds"] == summary["wall_seconds"] >= row["train_seconds"] > 0
     assert row["params"] == {}  # one run: nothing varies
 
 
