@@ -47,7 +47,7 @@ def test_good_pipeline_resolves_every_default(write_pipeline):
     assert data["dataset"] == {"name": "csl", "fold": 1, "num_nodes": 41, "relabelings": 15,
                                "seed": 0}
     assert data["model"]["layer"] == {"name": "gin", "eps": 0.0, "learn_eps": False,
-                                      "mlp_layers": 2}
+                                      "mlp_layers": 2, "activation": "relu"}
     assert data["model"]["aggregator"] == {"name": "sum"}
     assert data["encodings"] == [{"name": "rwse", "steps": 8}]
     assert data["policy"] is None
