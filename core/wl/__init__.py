@@ -20,7 +20,7 @@ False
 True
 """
 
-from ._canon import canon_rows, multiset_ids
+from ._canon import canon_rows, distribution_ids, multiset_ids
 from .oracles import (
     ORACLE_SUMMARIES,
     ORACLES,
@@ -59,6 +59,7 @@ __all__ = [
     "canon_rows",
     "check_oracle",
     "copies_union",
+    "distribution_ids",
     "distinguishes",
     "fwl2_initial_colors",
     "graph_classes",

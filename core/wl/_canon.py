@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["canon_rows", "multiset_ids"]
+__all__ = ["canon_rows", "distribution_ids", "multiset_ids"]
 
 _I64_MAX = np.iinfo(np.int64).max
 # Fixed odd multipliers: the row hash (and therefore the id order) is deterministic.
@@ -160,3 +160,26 @@ def multiset_ids(
         ids[sel] = local + offset
         offset += k
     return ids, offset
+
+
+def distribution_ids(owner: np.ndarray, element: np.ndarray, num_owners: int) -> np.ndarray:
+    """Canonical ids of the *distributions* of ``element`` per owner: two owners get equal ids
+    iff their multisets are proportional (what a mean keeps). Counts divided by their gcd are
+    the minimal integer representative; owners without elements share one id.
+
+    Examples
+    --------
+    >>> ids = distribution_ids(np.array([0, 0, 1, 1, 1, 1, 2]), np.array([5, 7, 5, 5, 7, 7, 5]), 4)
+    >>> bool(ids[0] == ids[1]), bool(ids[0] == ids[2]), bool(ids[2] == ids[3])
+    (True, False, False)
+    """
+    owner = np.asarray(owner, dtype=np.int64)
+    element = np.asarray(element, dtype=np.int64)
+    if len(owner) == 0:
+        return np.zeros(num_owners, dtype=np.int64)
+    pairs, counts = np.unique(np.stack([owner, element], axis=1), axis=0, return_counts=True)
+    starts = np.flatnonzero(np.r_[True, pairs[1:, 0] != pairs[:-1, 0]])
+    gcd = np.gcd.reduceat(counts, starts)
+    reduced = counts // np.repeat(gcd, np.diff(np.r_[starts, len(counts)]))
+    code, _ = canon_rows(np.stack([pairs[:, 1], reduced], axis=1))
+    return multiset_ids(pairs[:, 0], code, num_owners)[0]

@@ -42,7 +42,15 @@ from typing import Any
 import numpy as np
 
 from wlkit import OracleFamilyRecord, OracleRecord, hookimpl
-from wlkit.wl import Bag, Copy, canon_rows, copies_union, multiset_ids, subgraph_bag
+from wlkit.wl import (
+    Bag,
+    Copy,
+    canon_rows,
+    copies_union,
+    distribution_ids,
+    multiset_ids,
+    subgraph_bag,
+)
 
 __all__ = ["EsanBag", "dss_refinement", "esan_oracle", "wlkit_oracles"]
 
@@ -50,17 +58,6 @@ _ORACLE_VERSION = "1"  # part of the cache key of oracle answers: bump when answ
 MAX_HOPS = 64
 
 
-def _distribution_ids(owner: np.ndarray, element: np.ndarray, num: int) -> np.ndarray:
-    """Ids of the distributions of ``element`` per owner (proportional multisets are equal);
-    owners without elements share one id."""
-    if len(owner) == 0:
-        return np.zeros(num, dtype=np.int64)
-    pairs, counts = np.unique(np.stack([owner, element], axis=1), axis=0, return_counts=True)
-    starts = np.flatnonzero(np.r_[True, pairs[1:, 0] != pairs[:-1, 0]])
-    gcd = np.gcd.reduceat(counts, starts)
-    reduced = counts // np.repeat(gcd, np.diff(np.r_[starts, len(counts)]))
-    code, _ = canon_rows(np.stack([pairs[:, 1], reduced], axis=1))
-    return multiset_ids(pairs[:, 0], code, num)[0]
 
 
 @dataclass(frozen=True)
@@ -175,7 +172,7 @@ def dss_refinement(graphs: list[Any], bag: EsanBag, *, max_rounds: int | None = 
     rounds = 0
     count = len(np.unique(c))
     while max_rounds is None or rounds < max_rounds:
-        a = _distribution_ids(origin, c, total)
+        a = distribution_ids(origin, c, total)
         cross = multiset_ids(g_dst, canon_rows(np.stack([g_lab, a[g_src]], axis=1))[0],
                              total, prefix=a)[0]
         local = multiset_ids(union.dst, canon_rows(np.stack([arc_lab, c[union.src]],

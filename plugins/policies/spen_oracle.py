@@ -41,7 +41,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from wlkit import OracleFamilyRecord, OracleRecord, hookimpl
-from wlkit.wl import canon_rows, multiset_ids
+from wlkit.wl import canon_rows, distribution_ids
 
 __all__ = ["SpenOracle", "spen_oracle", "spen_refinement", "wlkit_oracles"]
 
@@ -70,15 +70,6 @@ def _ego_nets(graph: Any, hops: int) -> tuple[np.ndarray, np.ndarray]:
     return np.diff(reach.indptr).astype(np.int64), reach.indices.astype(np.int64)
 
 
-def _distribution_ids(owner: np.ndarray, element: np.ndarray, num: int) -> np.ndarray:
-    """Ids of the distributions of ``element`` per owner: equal iff the multisets are
-    proportional (counts divided by their gcd are the minimal integer representative)."""
-    pairs, counts = np.unique(np.stack([owner, element], axis=1), axis=0, return_counts=True)
-    starts = np.flatnonzero(np.r_[True, pairs[1:, 0] != pairs[:-1, 0]])
-    gcd = np.gcd.reduceat(counts, starts)
-    reduced = counts // np.repeat(gcd, np.diff(np.r_[starts, len(counts)]))
-    code, _ = canon_rows(np.stack([pairs[:, 1], reduced], axis=1))
-    return multiset_ids(pairs[:, 0], code, num)[0]
 
 
 def spen_refinement(graphs: list[Any], hops: int, *, max_rounds: int | None = None,
@@ -166,9 +157,9 @@ def spen_refinement(graphs: list[Any], hops: int, *, max_rounds: int | None = No
     pc = canon_rows(pair_init)[0]
 
     def invariants() -> np.ndarray:
-        dia = _distribution_ids(m_sub, pc[m_diag], total)
-        allp = _distribution_ids(e_sub, pc[e_pair], total)
-        marked = _distribution_ids(m_sub, xc[m_node] * 2 + m_root, total)
+        dia = distribution_ids(m_sub, pc[m_diag], total)
+        allp = distribution_ids(e_sub, pc[e_pair], total)
+        marked = distribution_ids(m_sub, xc[m_node] * 2 + m_root, total)
         return canon_rows(np.stack([size, dia, allp, marked], axis=1))[0]
 
     def output(inv: np.ndarray) -> list[np.ndarray]:
@@ -179,15 +170,15 @@ def spen_refinement(graphs: list[Any], hops: int, *, max_rounds: int | None = No
     rounds = 0
     counts = (len(np.unique(xc)), len(np.unique(pc)))
     while max_rounds is None or rounds < max_rounds:
-        row = _distribution_ids(e_mi, pc[e_pair], len(m_node))
-        col = _distribution_ids(e_mj, pc[e_pair], len(m_node))
+        row = distribution_ids(e_mi, pc[e_pair], len(m_node))
+        col = distribution_ids(e_mj, pc[e_pair], len(m_node))
         loc = canon_rows(np.stack([xc[m_node], m_root, pc[m_diag], row, col], axis=1))[0]
         node_el = canon_rows(np.stack([loc, inv[m_sub]], axis=1))[0]
         pair_el = canon_rows(np.stack([pc[e_pair], pc[e_pair_t], loc[e_mi], loc[e_mj],
                                        inv[e_sub]], axis=1))[0]
         # old colours as prefixes: each round refines the last (the tuples contain them)
-        xc = canon_rows(np.stack([xc, _distribution_ids(m_node, node_el, total)], axis=1))[0]
-        pc = canon_rows(np.stack([pc, _distribution_ids(e_pair, pair_el, num_pairs)],
+        xc = canon_rows(np.stack([xc, distribution_ids(m_node, node_el, total)], axis=1))[0]
+        pc = canon_rows(np.stack([pc, distribution_ids(e_pair, pair_el, num_pairs)],
                                  axis=1))[0]
         rounds += 1
         inv = invariants()
