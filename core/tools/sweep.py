@@ -638,8 +638,11 @@ def work(study: Any, spec: SweepSpec, sweep_dir: Path, progress: bool = True) ->
         took = False
         for frozen in _interrupted(study, sweep_dir):
             with _trial_lock(sweep_dir, frozen.number) as mine:
-                if mine:
-                    trial = _optuna().Trial(study, _trial_id(study, frozen.number))
+                trial_id = _trial_id(study, frozen.number)
+                # the list is a snapshot: its worker may have finished the trial and freed
+                # the lock since, so only a trial still RUNNING under our lock is resumed
+                if mine and not study._storage.get_trial(trial_id).state.is_finished():
+                    trial = _optuna().Trial(study, trial_id)
                     run_trial(study, trial, spec, sweep_dir, progress, resumed=True)
                     ran, took = ran + 1, True
                     break

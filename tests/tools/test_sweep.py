@@ -220,3 +220,34 @@ def test_local_sqlite_workers_never_take_one_point_twice(tmp_path):
     trials = optuna.load_study(study_name="s", storage=open_storage(url)).get_trials()
     assert sorted(t.params["x"] for t in trials) == list(range(40))
     assert all(t.state.name == "COMPLETE" for t in trials)
+
+
+def test_a_trial_finished_after_the_interrupted_list_is_not_run_again(tmp_path, monkeypatch):
+    # CI race: worker B listed trial 0 as RUNNING, worker A then finished it and freed its
+    # lock, B took the free lock and resumed it (Optuna: "Trial#0 has already finished").
+    import socket
+
+    import optuna
+
+    from wlkit.tools import sweep as sweep_module
+    from wlkit.tools.sweep import open_storage
+
+    sweep_dir = tmp_path / "sweep"
+    sweep_dir.mkdir()
+    study = optuna.create_study(storage=open_storage(f"sqlite:///{tmp_path / 'db'}"),
+                                study_name="s")
+    trial = study.ask()
+    trial.set_user_attr("host", socket.gethostname())
+    trial.set_user_attr("sweep_dir", str(sweep_dir.resolve()))
+    stale = sweep_module._interrupted(study, sweep_dir)
+    assert [t.number for t in stale] == [0]
+    study.tell(trial, 1.0)  # the other worker finishes it
+    monkeypatch.setattr(sweep_module, "_interrupted", lambda *_: stale)
+
+    def run_trial(*_args, **_kwargs):
+        raise AssertionError("a finished trial was run again")
+
+    monkeypatch.setattr(sweep_module, "run_trial", run_trial)
+    spec = sweep_module.SweepSpec(pipeline_text="", pipeline_file="",
+                                  grid={"model.hidden": [8]})
+    assert sweep_module.work(study, spec, sweep_dir, progress=False) == 0
