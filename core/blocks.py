@@ -108,6 +108,31 @@ def edge_index(graph: dgl.DGLGraph) -> tuple[Tensor, Tensor]:
     return src, dst
 
 
+def segment_reduce(counts: Tensor, rows: Tensor, op: str) -> Tensor:
+    """``dgl.ops.segment_reduce(counts, rows, op)`` that also runs under CPU autocast.
+
+    Parameters
+    ----------
+    counts : Tensor
+        Rows per segment (int64, ``[num_segments]``).
+    rows : Tensor
+        ``[sum(counts), ...]`` values.
+    op : str
+        ``sum``, ``mean``, ``max`` or ``min``.
+
+    Returns
+    -------
+    Tensor
+        ``[num_segments, ...]``; float32 when ``rows`` is a bfloat16/float16 CPU tensor.
+    """
+    if rows.device.type == "cpu" and rows.dtype in (torch.bfloat16, torch.float16):
+        # DGL's CPU segment kernels have no bf16/fp16 version ("Unsupported CPU kernel for
+        # SegmentSum for BF16" under precision: bf16-mixed); reduce in float32, which is
+        # also what autocast does for its own reductions.
+        rows = rows.float()
+    return dgl.ops.segment_reduce(counts, rows, op)
+
+
 class VirtualNode(nn.Module):
     """A virtual node joined to every node of its graph (Gilmer et al., 2017; OGB's form).
 
@@ -133,7 +158,7 @@ class VirtualNode(nn.Module):
         return self.embedding(index)
 
     def update(self, layer: int, graph: dgl.DGLGraph, h: Tensor, state: Tensor) -> Tensor:
-        pooled = dgl.ops.segment_reduce(graph.batch_num_nodes(), h, "sum") + state
+        pooled = segment_reduce(graph.batch_num_nodes(), h, "sum") + state
         new = self.dropout(self.mlps[layer](pooled))
         return state + new if self.residual else new
 

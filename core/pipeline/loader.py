@@ -17,8 +17,10 @@ from wlkit.manager import Registry, get_host
 from wlkit.params import Param, check_params, choices_hint
 from wlkit.pipeline.schema import (
     LOSSES_BY_TASK,
+    PRECISION_ALIASES,
     SECTIONS,
     TOP_LEVEL,
+    TRAINER,
     TRAINER_KEYS_SET_BY_WLKIT,
     Slot,
 )
@@ -337,6 +339,7 @@ class _Validator:
         from lightning import Trainer
 
         allowed = [p for p in inspect.signature(Trainer.__init__).parameters if p != "self"]
+        checked = {param.name: param for param in TRAINER}
         out = {}
         for key, item in value.items():
             if key in TRAINER_KEYS_SET_BY_WLKIT:
@@ -345,6 +348,11 @@ class _Validator:
             elif key not in allowed:
                 self.problem(("trainer", key), "is not an argument of lightning.Trainer",
                              choices_hint(str(key), allowed))
+            elif key in checked:
+                # a YAML-path error with the choices, not Lightning's message about `trainer`
+                alias = key == "precision" and isinstance(item, (str, int))
+                value = PRECISION_ALIASES.get(item, item) if alias else item
+                out[key] = self.param(("trainer", key), checked[key], value)
             else:
                 out[key] = item
         if out and not self.problems:

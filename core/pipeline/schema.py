@@ -6,6 +6,7 @@ Key names here are a public contract: keys may be added, never renamed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from wlkit.params import Param
 
@@ -65,6 +66,24 @@ OUTPUT: tuple[Param | Slot, ...] = (
           "(pip install wlkit[tracking]); the CSV log is always written"),
     Param("mlflow_uri", str, None,
           "MLflow tracking URI (default: a file: store in <run>/mlruns)", nullable=True),
+)
+
+PRECISIONS: tuple[str, ...] = ("32-true", "bf16-mixed", "16-mixed", "64-true", "bf16-true",
+                               "16-true")
+"""Lightning's precision settings that need no extra package (transformer-engine does)."""
+
+PRECISION_ALIASES: dict[Any, str] = {32: "32-true", "32": "32-true", 64: "64-true",
+                                     "64": "64-true", 16: "16-mixed", "16": "16-mixed",
+                                     "bf16": "bf16-mixed"}
+"""Lightning's legacy spellings, resolved to the names above (as Lightning itself does)."""
+
+# Keys of ``trainer:`` that wlkit checks itself; the others go to lightning.Trainer as given.
+# Their defaults are Lightning's and are not filled in (a dumped pipeline stays as written).
+TRAINER: tuple[Param, ...] = (
+    Param("precision", str, "32-true",
+          "numeric precision: 32-true, bf16-mixed (autocast on CPU and GPU), 16-mixed "
+          "(autocast, GPU; on CPU Lightning uses bf16-mixed), 64-true, bf16-true, 16-true",
+          choices=PRECISIONS),
 )
 
 SECTIONS: dict[str, tuple[Param | Slot, ...]] = {"model": MODEL, "train": TRAIN,

@@ -6,6 +6,7 @@ import dgl
 from torch import Tensor, nn
 
 from wlkit import AggregatorRecord, Param, mlp
+from wlkit.blocks import segment_reduce
 
 from ._segments import SegmentAggregator
 
@@ -56,7 +57,7 @@ class DeepSetsAggregator(SegmentAggregator):
         return self.rho(dgl.ops.copy_u_sum(graph, self.phi(feats)))
 
     def reduce_segments(self, values: Tensor, lengths: Tensor) -> Tensor:
-        return self.rho(dgl.ops.segment_reduce(lengths, self.phi(values), "sum"))
+        return self.rho(segment_reduce(lengths, self.phi(values), "sum"))
 
 
 DEEPSETS_RECORD = AggregatorRecord(

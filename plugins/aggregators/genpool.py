@@ -7,6 +7,7 @@ import torch
 from torch import Tensor, nn
 
 from wlkit import AggregatorRecord, Param
+from wlkit.blocks import segment_reduce
 
 from ._segments import SegmentAggregator
 from .basic import zero_empty
@@ -72,8 +73,8 @@ class GenPoolAggregator(SegmentAggregator):
 
     def reduce_segments(self, values: Tensor, lengths: Tensor) -> Tensor:
         # segment_reduce gives 0 for empty segments; the mix of two zeros is zero.
-        maximum = dgl.ops.segment_reduce(lengths, values, "max")
-        mean = dgl.ops.segment_reduce(lengths, values, "mean")
+        maximum = segment_reduce(lengths, values, "max")
+        mean = segment_reduce(lengths, values, "mean")
         return self._mix(maximum, mean)
 
 

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from wlkit import MessagePassing, ModelParts, WlkitError
+from wlkit.blocks import segment_reduce
 
 __all__ = ["Bag", "BagNetwork", "hop_distances", "pool_segments", "sample_subgraphs",
            "undirected_edges"]
@@ -177,8 +178,8 @@ def pool_segments(counts: Tensor, rows: Tensor, op: str) -> Tensor:
     if rows.shape[0] == 0:
         return out
     if op == "max":
-        return dgl.ops.segment_reduce(counts, rows, "max")
-    total = dgl.ops.segment_reduce(counts, rows, "sum")
+        return segment_reduce(counts, rows, "max")
+    total = segment_reduce(counts, rows, "sum")
     if op == "sum":
         return total
     return total / counts.clamp(min=1).unsqueeze(-1).to(rows.dtype)

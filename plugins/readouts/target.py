@@ -6,6 +6,7 @@ import dgl
 from torch import Tensor
 
 from wlkit import Param, Readout, ReadoutRecord, WlkitError
+from wlkit.blocks import segment_reduce
 
 
 class TargetReadout(Readout):
@@ -43,7 +44,7 @@ class TargetReadout(Readout):
                              "\n    hint: use a dataset that marks them, e.g. set_second_min "
                              "with form: star")
         mark = (graph.ndata[self.key] != 0).reshape(-1, 1).to(feats.dtype)
-        return dgl.ops.segment_reduce(graph.batch_num_nodes(), feats * mark, "sum")
+        return segment_reduce(graph.batch_num_nodes(), feats * mark, "sum")
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, key={self.key!r}"

@@ -291,7 +291,9 @@ class PathNN(nn.Module):
                     parent_state = parent_c.index_select(0, parent)
                 h_new, c = cell(gates, parent_state)
                 if j == last:  # the full paths: pool into the start nodes right away
-                    pooled = pooled.index_add_(0, node, h_new)
+                    # under autocast the LSTM cell returns bfloat16 while ``pooled`` is
+                    # float32: index_add_ needs one dtype, and the sum stays float32
+                    pooled = pooled.index_add_(0, node, h_new.to(pooled.dtype))
                 else:
                     bounds = torch.searchsorted(steps[j + 1]["parent"],
                                                 torch.tensor([a, b], device=node.device))
