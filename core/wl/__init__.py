@@ -44,7 +44,16 @@ from .oracles import (
     wl_colors,
 )
 from .refine import fwl2_initial_colors, refine_1wl, refine_2fwl
-from .subgraphs import POLICIES, Bag, BagFn, BagUnion, Copy, copies_union, subgraph_bag
+from .subgraphs import (
+    POLICIES,
+    Bag,
+    BagFn,
+    BagUnion,
+    Copy,
+    copies_union,
+    hop_reach,
+    subgraph_bag,
+)
 
 __all__ = [
     "ORACLES",
@@ -63,6 +72,7 @@ __all__ = [
     "distinguishes",
     "fwl2_initial_colors",
     "graph_classes",
+    "hop_reach",
     "multiset_ids",
     "oracle_cost",
     "oracle_names",

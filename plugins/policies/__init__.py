@@ -10,17 +10,18 @@ spen          ``spen``: equivariant order-1/2 layers on every node's k-hop ego-n
 ppgn          ``ppgn``: dense pair tensors, matrix-product blocks (PPGN, <= 2-FWL)
 spen_oracle   ``spen_h<k>``: SPEN's exact oracle (SPEN-WL), through ``wlkit_oracles``
 esan_oracle   ``esan_<mode>_<bag>``: DSS-WL and the DS-WL bags wlkit.wl lacks (edge-deleted)
+marking_...   ``two_node_marked_r<r>``: localized 2-node marking's oracle (``marking_oracle``)
 ============  ==========================================================================
 
 This module registers them through :func:`wlkit_subgraph_policies` (one list of records)
-and the oracle families of SPEN and ESAN through :func:`wlkit_oracles`.
+and the oracle families of SPEN, ESAN and localized node marking through :func:`wlkit_oracles`.
 """
 
 from __future__ import annotations
 
 from wlkit import OracleFamilyRecord, SubgraphPolicyRecord, hookimpl
 
-from . import ego, esan_oracle, node_marking, ppgn, rni, spen, spen_oracle
+from . import ego, esan_oracle, marking_oracle, node_marking, ppgn, rni, spen, spen_oracle
 from .ego import EgoNetPolicy
 from .node_marking import NodeMarkingPolicy
 from .rni import RandomNodeInit
@@ -38,5 +39,6 @@ def wlkit_subgraph_policies() -> list[SubgraphPolicyRecord]:
 
 @hookimpl
 def wlkit_oracles() -> list[OracleFamilyRecord]:
-    # one hookimpl per module: the families of both oracle modules
-    return [*spen_oracle.wlkit_oracles(), *esan_oracle.wlkit_oracles()]
+    # one hookimpl per module: the families of the oracle modules
+    return [*spen_oracle.wlkit_oracles(), *esan_oracle.wlkit_oracles(),
+            *marking_oracle.wlkit_oracles()]

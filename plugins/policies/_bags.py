@@ -246,7 +246,18 @@ class BagNetwork(nn.Module):
         self.bag_pool = bag_pool
 
     def forward(self, graph: dgl.DGLGraph, bag: Bag) -> Tensor:
-        h = self.node_input(graph)[bag.node_index]
+        h_sub = self.subgraph_embeddings(graph, bag, self.node_input(graph))
+        return pool_segments(bag.subgraphs_per_graph(), h_sub, self.bag_pool)
+
+    def subgraph_embeddings(self, graph: dgl.DGLGraph, bag: Bag, node_states: Tensor
+                            ) -> Tensor:
+        """``[S, out_dim]``: every subgraph's embedding (after ``subgraph_mlp``), before
+        ``bag_pool``. ``node_states`` is the input encoding of ``graph``'s nodes.
+
+        In ``ds`` mode a subgraph's embedding depends on that subgraph alone, so a bag can be
+        embedded in pieces (node marking's memory-bounded chunks) and pooled once.
+        """
+        h = node_states[bag.node_index]
         if bag.node_index.numel() == 0:
             # no subgraph has a node (e.g. a batch of single nodes, node-deleted): every
             # subgraph pools to zeros, as an empty graph does in wlkit's readouts
@@ -262,7 +273,7 @@ class BagNetwork(nn.Module):
             h_sub = self.readout(bag_graph, h)
         if self.subgraph_mlp is not None:
             h_sub = self.subgraph_mlp(h_sub)
-        return pool_segments(bag.subgraphs_per_graph(), h_sub, self.bag_pool)
+        return h_sub
 
     def _dss(self, graph: dgl.DGLGraph, bag_graph: dgl.DGLGraph, bag: Bag, h: Tensor) -> Tensor:
         n = graph.num_nodes()

@@ -53,8 +53,7 @@ def test_collate_and_copies_index_into_the_batched_graph():
 
 def test_sampling_in_training_all_tuples_in_eval():
     net, policy = build({"name": "node_marking", "sample_fraction": 0.25}, double=False)
-    seen = []
-    net.body.network.register_forward_pre_hook(lambda m, args: seen.append(args[1]))
+    seen = spy_on_bags(net)
     big, marked = batch(policy, [graphs.petersen(), graphs.cycle(6)])
     with torch.no_grad():
         net.train()
@@ -104,7 +103,8 @@ def test_clear_errors_and_oracle():
     with pytest.raises(WlkitError, match="node_marking': radius .* needs marked: 2"):
         NodeMarkingPolicy(1, radius=2)
     assert NodeMarkingPolicy(1).wl_oracle == "node_marked"
-    assert NodeMarkingPolicy(2, radius=3).wl_oracle == "two_node_marked"
+    assert NodeMarkingPolicy(2, radius=3).wl_oracle == "two_node_marked_r3"
+    assert NodeMarkingPolicy(2).wl_oracle == "two_node_marked"
 
 
 def test_graphs_without_tuples_pool_to_zeros_in_any_batch():
@@ -114,3 +114,48 @@ def test_graphs_without_tuples_pool_to_zeros_in_any_batch():
     mixed = embed(net, pol, [*lonely, graphs.cycle(5)])
     assert torch.isfinite(mixed).all()
     assert torch.equal(alone, torch.zeros_like(alone)) and torch.equal(mixed[:2], alone)
+
+
+def spy_on_bags(net) -> list:
+    """The bags the model embeds, recorded (training: whole; evaluation: per chunk)."""
+    seen = []
+    network = net.body.network
+    original = network.subgraph_embeddings
+
+    def recording(graph, bag, states):
+        seen.append(bag)
+        return original(graph, bag, states)
+
+    network.subgraph_embeddings = recording
+    return seen
+
+
+@pytest.mark.parametrize("marked, pool", [(2, "mean"), (2, "max"), (1, "sum")])
+def test_evaluation_chunks_bound_memory_and_leave_the_embedding_unchanged(marked, pool):
+    net, policy = build({"name": "node_marking", "marked": marked, "tuple_pool": pool},
+                        layers=3, hidden=16)
+    members = [graphs.petersen(), graphs.cycle(6), graphs.decalin()]
+    whole = embed(net, policy, members)
+    copies = sum(g.num_nodes * (g.num_nodes - 1 if marked == 2 else 1) for g in members)
+    bags = spy_on_bags(net)
+    for budget in (1, 7, 40, 150):
+        bags.clear()
+        policy.chunk_nodes = budget
+        chunked = embed(net, policy, members)
+        assert torch.allclose(chunked, whole, rtol=1e-12, atol=1e-12), budget
+        assert sum(b.num_subgraphs for b in bags) == copies  # every copy, once
+        assert len(bags) > 1  # really in chunks
+        # a chunk holds at most the budget plus one copy (<= 10 nodes)
+        assert max(len(b.node_index) for b in bags) <= budget + 10
+    bags.clear()
+    policy.chunk_nodes = 10**9
+    assert torch.equal(embed(net, policy, members), whole) and len(bags) == 1
+
+
+def test_chunk_bounds():
+    from wlkit.plugins.policies.node_marking import chunk_bounds
+
+    assert chunk_bounds(np.array([3, 3, 3]), 9) == ()
+    assert chunk_bounds(np.array([3, 3, 3]), 4) == (0, 2, 3)
+    assert chunk_bounds(np.array([5, 5, 5]), 1) == (0, 1, 2, 3)
+    assert chunk_bounds(np.array([], dtype=np.int64), 1) == ()

@@ -30,6 +30,7 @@ CASES = [
     ({"name": "ego", "hops": 2}, "ego2", 4, 16),
     ({"name": "ego", "hops": 1, "root_mark": True}, "ego1+", 3, 16),
     ({"name": "ego", "hops": 2, "root_mark": True}, "ego2+", 4, 16),
+    ({"name": "node_marking", "marked": 2, "radius": 1}, "two_node_marked_r1", 6, 32),
 ]
 
 
