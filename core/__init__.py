@@ -111,6 +111,7 @@ _LAZY: dict[str, str] = {
     "registered_plugin": "wlkit.manager",
     "MessagePassing": "wlkit.blocks",
     "edge_index": "wlkit.blocks",
+    "segment_reduce": "wlkit.blocks",
     "REQUIRED": "wlkit.params",
     "Param": "wlkit.params",
     "FAMILIES": "wlkit.records",
@@ -131,7 +132,7 @@ _LAZY: dict[str, str] = {
 }
 
 if _TYPE_CHECKING:
-    from wlkit.blocks import MessagePassing, edge_index, mlp
+    from wlkit.blocks import MessagePassing, edge_index, mlp, segment_reduce
     from wlkit.components import (
         Aggregator,
         ComponentError,
@@ -223,6 +224,7 @@ __all__ = [
     "cache_root",
     "content_key",
     "edge_index",
+    "segment_reduce",
     "get_registry",
     "hookimpl",
     "mlp",

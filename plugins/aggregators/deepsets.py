@@ -5,8 +5,7 @@ from __future__ import annotations
 import dgl
 from torch import Tensor, nn
 
-from wlkit import AggregatorRecord, Param, mlp
-from wlkit.blocks import segment_reduce
+from wlkit import AggregatorRecord, Param, mlp, segment_reduce
 
 from ._segments import SegmentAggregator
 

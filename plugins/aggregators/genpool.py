@@ -6,8 +6,7 @@ import dgl
 import torch
 from torch import Tensor, nn
 
-from wlkit import AggregatorRecord, Param
-from wlkit.blocks import segment_reduce
+from wlkit import AggregatorRecord, Param, segment_reduce
 
 from ._segments import SegmentAggregator
 from .basic import zero_empty

@@ -16,8 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from wlkit import MessagePassing, ModelParts, WlkitError
-from wlkit.blocks import segment_reduce
+from wlkit import MessagePassing, ModelParts, WlkitError, segment_reduce
 
 __all__ = ["Bag", "BagNetwork", "hop_distances", "pool_segments", "sample_subgraphs",
            "undirected_edges"]

@@ -6,8 +6,7 @@ import dgl
 import torch
 from torch import Tensor
 
-from wlkit import Readout, ReadoutRecord
-from wlkit.blocks import segment_reduce
+from wlkit import Readout, ReadoutRecord, segment_reduce
 
 
 class SegmentReadout(Readout):

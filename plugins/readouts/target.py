@@ -5,8 +5,7 @@ from __future__ import annotations
 import dgl
 from torch import Tensor
 
-from wlkit import Param, Readout, ReadoutRecord, WlkitError
-from wlkit.blocks import segment_reduce
+from wlkit import Param, Readout, ReadoutRecord, WlkitError, segment_reduce
 
 
 class TargetReadout(Readout):
