@@ -351,8 +351,8 @@ class _Validator:
             elif key in checked:
                 # a YAML-path error with the choices, not Lightning's message about `trainer`
                 alias = key == "precision" and isinstance(item, (str, int))
-                value = PRECISION_ALIASES.get(item, item) if alias else item
-                out[key] = self.param(("trainer", key), checked[key], value)
+                given = PRECISION_ALIASES.get(item, item) if alias else item
+                out[key] = self.param(("trainer", key), checked[key], given)
             else:
                 out[key] = item
         if out and not self.problems:

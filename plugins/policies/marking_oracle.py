@@ -18,7 +18,7 @@ one: never more pairs than ``two_node_marked``.
 
 Examples
 --------
->>> from wlkit import graphs, wl
+>>> from wlkit import graphs
 >>> from wlkit.plugins.policies.marking_oracle import LocalPairs
 >>> len(LocalPairs(1)(graphs.cycle(5)).roots)  # both orders of the 5 edges
 10
@@ -67,7 +67,8 @@ class LocalPairs:
                    np.stack([u, v], axis=1).astype(np.int64))
 
     def cost(self, graph: Any) -> int:
-        """Node and arc entries of all copies (at most n (n - 1) copies of n + 2m)."""
+        """Node and arc entries of all copies, estimated without the distances (batching
+        only): about 2m d^(r-1) copies (d the mean degree), at most n (n - 1), of n + 2m."""
         n, m = graph.num_nodes, graph.num_edges
         copies = min(n * (n - 1), 2 * m * max(1, 2 * m // max(n, 1)) ** (self.radius - 1))
         return max(copies, 1) * (n + 2 * m) + n + m + 1

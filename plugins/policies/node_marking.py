@@ -74,7 +74,7 @@ class NodeMarkingPolicy(SubgraphPolicy):
     graph. Pooling over *ordered*
     tuples symmetrises over the ``l!`` orders of the ids, so the model is permutation
     invariant. This is the (1, l)-WL of Zhou et al., "From Relational Pooling to Subgraph
-    GNNs" (NeurIPS 2023), with an MPNN for 1-WL: ``l = 1`` is node marking (DS-WL over
+    GNNs" (ICML 2023), with an MPNN for 1-WL: ``l = 1`` is node marking (DS-WL over
     node-marked copies); ``l = 2`` separates strongly regular pairs (Shrikhande vs 4x4 rook)
     and CFI(K4), which 2-FWL cannot.
 
@@ -215,7 +215,7 @@ class NodeMarkingModel(nn.Module):
                       graph, expand_copies(graph, tuples[a:b], tuple_graph[a:b],
                                            batch.num_graphs), states)
                   for a, b in itertools.pairwise(bounds)]
-        h_sub = torch.cat(pieces) if pieces else states.new_zeros(0, self.out_dim)
+        h_sub = torch.cat(pieces)  # bounds has >= 2 entries: at least one (maybe empty) piece
         counts = torch.bincount(tuple_graph, minlength=batch.num_graphs)
         return pool_segments(counts, h_sub, network.bag_pool)
 
