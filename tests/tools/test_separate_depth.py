@@ -154,3 +154,25 @@ def test_shipped_separation_pipelines_have_the_depth_their_suites_need(path):
     for name in ("classic", "csl", "cfi", "sr", "regular"):
         text = depth_requirement(cfg, load_suite(name))
         assert text is None or "WARNING" not in text, (name, text)
+
+
+def test_localized_two_node_marking_has_its_oracles_rounds_plus_the_margin():
+    # pipelines/separate_two_node_marking_local.yaml: its oracle two_node_marked_r1 needs at
+    # most 4 rounds on the generated suites (CSL), so 4 layers are the least that can work;
+    # the pipeline keeps separate_node_marking's margin of 2 (4 rounds, 6 layers)
+    from wlkit.pipeline import load_pipeline
+    from wlkit.suites import load_suite
+    from wlkit.tools.separate import depth_requirement
+
+    path = PIPELINES / "separate_two_node_marking_local.yaml"
+    cfg = load_pipeline(path, []).data
+    separator = Separator(cfg, 0, SeparateSettings(**FAST))
+    oracle = separator.policy_oracle()
+    assert oracle == "two_node_marked_r1"
+    needed = {name: [r for r in load_suite(name).oracle_rounds([oracle])[oracle]
+                     if r is not None] for name in ("classic", "csl", "cfi", "sr", "regular")}
+    assert max(needed["csl"]) == 4 and needed["cfi"] == []  # r = 1 separates no CFI pair
+    assert max(max(r, default=0) for r in needed.values()) == 4
+    assert model_rounds(separator, oracle) == 4 + 2
+    shallow = load_pipeline(path, ["model.num_layers=3"]).data
+    assert "WARNING" in (depth_requirement(shallow, load_suite("csl")) or "")
