@@ -57,6 +57,7 @@ class Benchmark:
     takes_out: bool = True
     takes_tiny: bool = True
     requires: str | None = None  # an optional module it needs
+    needs_cuda: bool = False  # skipped (its earlier result kept) on a machine without CUDA
     headline: Callable[[dict], list[dict]] | None = field(default=None, repr=False)
 
 
@@ -125,6 +126,10 @@ BENCHMARKS = {b.name: b for b in (
               headline=_spen_headline),
     Benchmark("pathnn", "pathnn.py", "PathNN path enumeration and training step",
               native=False, takes_tiny=False, headline=_pathnn_headline),
+    # issue 21: on a GPU machine, every pipeline for 20 steps, GPU vs CPU outputs, GIN vs PyG
+    Benchmark("gpu_check", "gpu_check.py",
+              "every pipeline: 20 training steps on the GPU, GPU vs CPU outputs, GIN vs PyG "
+              "(CUDA only)", needs_cuda=True),
     Benchmark("separate", "separate.py",
               "wlkit separate: pairs/s per policy, float32/float64, re-test cost, workers "
               "(goal >= 2 with K workers)"),
@@ -149,6 +154,12 @@ def command(bench: Benchmark, args: argparse.Namespace, out: Path) -> list[str] 
     return cmd
 
 
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def run_one(bench: Benchmark, args: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
     out = out_dir / f"{bench.name}.json" if bench.takes_out else RESULTS / f"{bench.name}.json"
     cmd = command(bench, args, out)
@@ -159,6 +170,9 @@ def run_one(bench: Benchmark, args: argparse.Namespace, out_dir: Path) -> dict[s
     if bench.requires and importlib.util.find_spec(bench.requires) is None:
         entry["status"] = (f"skipped ({bench.requires} is not installed: .venv/bin/pip install "
                            "-c constraints.txt -e '.[bench]')")
+        return entry
+    if bench.needs_cuda and not _cuda_available():
+        entry["status"] = "skipped (no CUDA device)"
         return entry
     entry["command"] = " ".join(Path(c).name if i == 0 else c for i, c in enumerate(cmd))
     print(f"\n=== {bench.name}: {bench.summary}\n    $ {entry['command']}", flush=True)
