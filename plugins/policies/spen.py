@@ -592,8 +592,12 @@ class SpenBody(nn.Module):
         x = self.node_input(graph)
         p = self.initial_pairs(graph, batch)
         adjacency = batch.pair_edges.to(x.dtype)
-        node_count = batch.node_count.clamp(min=1)[:, None]
-        pair_count = batch.pair_count.clamp(min=1)[:, None]
+        # The subgraph averages are divided in float32 or wider (float64 under `wlkit separate
+        # --float64`), then cast back to the states' dtype: bf16 cannot hold counts above
+        # 256 exactly, and a float32 count must not promote bf16 states mid-model.
+        wide = torch.promote_types(x.dtype, torch.float32)
+        node_count = batch.node_count.clamp(min=1)[:, None].to(wide)
+        pair_count = batch.pair_count.clamp(min=1)[:, None].to(wide)
         for layer, node_norm, pair_norm in zip(self.layers, self.node_norms, self.pair_norms):
             x_sum, p_sum = x.new_zeros(x.shape), p.new_zeros(p.shape)
             for group in batch.groups:
@@ -604,8 +608,8 @@ class SpenBody(nn.Module):
                 xo, po = (torch.relu(t) for t in layer(xs, ps, classes[group.size]))
                 x_sum = x_sum.index_add(0, group.nodes.reshape(-1), xo.reshape(-1, self.hidden))
                 p_sum = p_sum.index_add(0, group.pairs.reshape(-1), po.reshape(-1, self.hidden))
-            x_new = self.dropout(node_norm(x_sum / node_count))
-            p_new = self.dropout(pair_norm(p_sum / pair_count))
+            x_new = self.dropout(node_norm((x_sum.to(wide) / node_count).to(x.dtype)))
+            p_new = self.dropout(pair_norm((p_sum.to(wide) / pair_count).to(p.dtype)))
             x, p = (x + x_new, p + p_new) if self.residual else (x_new, p_new)
         pooled = x.new_zeros(batch.num_graphs, self.hidden)
         for group in batch.groups:
