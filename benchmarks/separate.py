@@ -33,18 +33,19 @@ separate`` run; the parent has loaded the plugins and pipelines and computed not
 an untimed warm-up ``decide`` on CFI(K3): ``VmHWM`` after resetting it
 (``/proc/self/clear_refs``) just before the step, and that minus ``VmRSS`` before the step
 (the step's own extra memory); where the reset is refused, ``getrusage``'s ``ru_maxrss``
-(the whole process). Then the
-growth per doubling of n (slope of log cost over log n, fitted per pipeline and family:
-factor ``2**slope``) and the peak memory and seconds of ONE forward of one relabelled CFI over
-the dodecahedron (200 nodes, 39,800 2-node-marked copies) with full 2-node marking at the
-default ``chunk_nodes``, extrapolated to a pair at R = 32 (4R = 128 such forwards). The
-section goes under ``"cost"`` of the same result file (its own command, machine, rows,
-``growth`` and ``forward``); a run without ``--cost`` keeps it, and ``--cost`` keeps the rows
-of the other runs.
+(the whole process). Then the growth per doubling of n (slope of log cost over log n, fitted
+per pipeline and family: factor ``2**slope``) and the peak memory and seconds of ONE forward
+of one relabelled CFI over the dodecahedron (200 nodes, 39,800 2-node-marked copies) with full
+2-node marking at the default ``chunk_nodes``, extrapolated to a pair at R = 32 (4R = 128
+such forwards). The section goes under ``"cost"`` of the same result file (its own command,
+machine, settings, notes, ``rows`` in the common row schema, the forward check being the row
+with ``mode: forward``, and ``growth``); a run without ``--cost`` keeps it, and ``--cost``
+keeps the rows of the other runs.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import gc
 import io
@@ -56,11 +57,15 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+if TYPE_CHECKING:
+    from wlkit.graphs import SimpleGraph
 
 from benchmarks.common import (
     ROOT,
@@ -128,14 +133,14 @@ LONG_RUN_S = 20.0  # a measurement this long is not repeated
 WARMUP_PAIR = "cfi_k3"  # every child's untimed warm-up
 
 
-def _complete_bipartite(a: int, b: int) -> Any:
+def _complete_bipartite(a: int, b: int) -> SimpleGraph:
     from wlkit.graphs import SimpleGraph
 
     return SimpleGraph.from_edges(a + b, [(u, a + v) for u in range(a) for v in range(b)],
                                   name=f"K{a},{b}")
 
 
-def dodecahedron() -> Any:
+def dodecahedron() -> SimpleGraph:
     """The dodecahedron as the generalised Petersen graph GP(10, 2): outer 10-cycle 0..9,
     spokes i ~ 10+i, inner 10+i ~ 10+(i+2) % 10. 3-regular, 20 nodes, 30 edges."""
     from wlkit.graphs import SimpleGraph
@@ -145,7 +150,7 @@ def dodecahedron() -> Any:
     return SimpleGraph.from_edges(20, pairs, name="dodecahedron")
 
 
-def cost_pair(name: str) -> tuple[Any, Any]:
+def cost_pair(name: str) -> tuple[SimpleGraph, SimpleGraph]:
     """The pair ``name``: ``cfi_<base>`` is CFI over the base and its twisted version
     (K3, K4, K3,3, cube, Petersen, dodecahedron: 18, 40, 60, 80, 100, 200 nodes); otherwise a
     pair of the ``sr`` suite by id."""
@@ -174,7 +179,7 @@ def _status_mib(field: str) -> float:
     raise OSError(f"no {field} in /proc/self/status")
 
 
-def _measured(step: Any) -> dict[str, Any]:
+def _measured(step: Callable[[], Any]) -> dict[str, Any]:
     """Seconds and peak memory of one call of ``step`` in this process."""
     gc.collect()
     try:
@@ -373,7 +378,7 @@ def _kept_cost(path: Path) -> dict[str, Any] | None:
     return cost if isinstance(cost, dict) else None
 
 
-def run_cost(args: Any) -> int:
+def run_cost(args: argparse.Namespace) -> int:
     """``--cost``: the rows, growth and forward check; written under ``"cost"``."""
     relabelings = int(args.cost_relabelings)
     repeats = 1 if args.tiny else max(1, min(args.repeats, 3))
