@@ -5,10 +5,10 @@ A *suite* is a list of :class:`SuitePair` (id, category, two :class:`wlkit.graph
 tells the two graphs apart and puts that next to the exact WL oracles (:mod:`wlkit.wl`).
 
 Generated in code (no files): ``suite_classic``, ``suite_csl``, ``suite_cfi``, ``suite_sr``,
-``suite_regular``. Read from the published files (``root:`` = the folder holding them):
-``suite_exp``, ``suite_cexp``, ``suite_sr25``, ``suite_csl`` (with ``root``), ``suite_brec``.
-``--suite X`` on the command line names dataset ``suite_X``; the ``suite_`` prefix keeps the
-suites apart from the training datasets ``csl`` and ``exp``.
+``suite_dr``, ``suite_4vtx``, ``suite_regular``. Read from the published files (``root:`` =
+the folder holding them): ``suite_exp``, ``suite_cexp``, ``suite_sr25``, ``suite_csl`` (with
+``root``), ``suite_brec``. ``--suite X`` on the command line names dataset ``suite_X``; the
+``suite_`` prefix keeps the suites apart from the training datasets ``csl`` and ``exp``.
 
 Every suite is also a small training dataset: graph ``2i`` is the first member of pair ``i``
 (label 0) and ``2i+1`` the second (label 1), every split holds every graph (like
@@ -71,18 +71,23 @@ __all__ = [
     "ExpDataset",
     "SuitePair",
     "WLSuite",
+    "cartesian_product",
     "chang_graphs",
     "complement",
+    "doob_graph",
     "latin_square_graph",
     "one_hot_labels",
+    "parabolic_quadrangle",
+    "projective_points",
     "suite_dataset_name",
+    "symplectic_quadrangle",
     "to_dgl_input",
     "triangular_graph",
 ]
 
 #: Short suite names (``--suite``), in the order ``wlkit separate --help`` lists them.
-SUITES: tuple[str, ...] = ("classic", "csl", "cfi", "sr", "regular", "exp", "cexp", "sr25",
-                           "brec")
+SUITES: tuple[str, ...] = ("classic", "csl", "cfi", "sr", "dr", "4vtx", "regular", "exp",
+                           "cexp", "sr25", "brec")
 
 #: BREC's official pair counts, id offsets and category names per file (BREC, Wang & Zhang
 #: 2023; ids: Basic 0-59, Regular 60-109, Strongly regular 110-159, Extension 160-259,
@@ -161,6 +166,139 @@ def latin_square_graph(table: Sequence[Sequence[int]], name: str) -> SimpleGraph
     same = (r[:, None] == r[None, :]) | (c[:, None] == c[None, :]) | (s[:, None] == s[None, :])
     np.fill_diagonal(same, False)
     return _from_adjacency(same, name)
+
+
+def cartesian_product(*graphs: SimpleGraph, name: str = "") -> SimpleGraph:
+    """The Cartesian product G1 □ G2 □ ... of unlabelled graphs.
+
+    Node ``(v1, ..., vr)`` is numbered in mixed radix, the first factor most significant
+    (``v1 * n2 * ... * nr + ... + vr``); two nodes are adjacent when they differ in exactly
+    one coordinate and are adjacent in that factor. Adjacency ``A1 ⊗ I + I ⊗ A2`` for two
+    factors.
+
+    Parameters
+    ----------
+    *graphs : SimpleGraph
+        The factors (at least one); their labels are ignored.
+    name : str, optional
+        Name of the product (default: the factors' names joined by ``" x "``).
+
+    Returns
+    -------
+    SimpleGraph
+        The product, ``prod(n_i)`` nodes.
+
+    Examples
+    --------
+    >>> rook = cartesian_product(complete(4), complete(4))
+    >>> rook.num_nodes, sorted(set(rook.degrees().tolist()))
+    (16, [6])
+    """
+    if not graphs:
+        raise ValueError("cartesian_product needs at least one factor")
+    adj = np.zeros((1, 1), dtype=bool)
+    for g in graphs:
+        b = g.adjacency().toarray() != 0
+        adj = np.kron(adj, np.eye(len(b), dtype=bool)) | np.kron(np.eye(len(adj), dtype=bool), b)
+    return _from_adjacency(adj, name or " x ".join(g.name or "?" for g in graphs))
+
+
+def doob_graph(m: int, n: int) -> SimpleGraph:
+    """The Doob graph D(m, n): ``m`` Shrikhande graphs and ``n`` copies of K4, Cartesian
+    product (:func:`cartesian_product`, the Shrikhande factors first).
+
+    For ``m >= 1`` it is distance-regular with the intersection array of the Hamming graph
+    H(2m + n, 4) but not isomorphic to it (Doob, "On graphical properties of the Hamming
+    scheme", 1972; Brouwer, Cohen & Neumaier, *Distance-Regular Graphs*, 1989, §9.2B).
+    ``doob_graph(0, d)`` is H(d, 4) itself.
+
+    Parameters
+    ----------
+    m, n : int
+        Numbers of Shrikhande and K4 factors, ``m + n >= 1``.
+
+    Returns
+    -------
+    SimpleGraph
+        ``4**(2m + n)`` nodes, regular of degree ``3 (2m + n)``.
+    """
+    if m < 0 or n < 0 or m + n < 1:
+        raise ValueError(f"doob_graph needs m, n >= 0 and m + n >= 1, got ({m}, {n})")
+    factors = [shrikhande()] * m + [complete(4)] * n
+    name = f"D({m},{n})" if m else f"H({n},4)"
+    return cartesian_product(*factors, name=name)
+
+
+def _is_prime(q: int) -> bool:
+    return q >= 2 and all(q % p for p in range(2, int(q ** 0.5) + 1))
+
+
+def projective_points(dim: int, q: int) -> np.ndarray:
+    """The points of PG(dim - 1, q), ``q`` prime, as normalised vectors of GF(q)^dim.
+
+    One representative per 1-space: the nonzero vectors whose first nonzero coordinate is 1,
+    in lexicographic order. Shape ``[(q**dim - 1) / (q - 1), dim]``, entries in ``0..q-1``.
+    """
+    if not _is_prime(q):
+        raise ValueError(f"projective_points needs a prime q, got {q}")
+    vectors = np.array(list(itertools.product(range(q), repeat=dim)), dtype=np.int64)
+    nonzero = vectors != 0
+    first = nonzero.argmax(axis=1)
+    keep = nonzero.any(axis=1) & (vectors[np.arange(len(vectors)), first] == 1)
+    return vectors[keep]
+
+
+def _polar_graph(points: np.ndarray, form: np.ndarray, q: int, name: str) -> SimpleGraph:
+    """Points adjacent when distinct and orthogonal under the bilinear ``form`` (mod q)."""
+    orthogonal = (points @ form @ points.T) % q == 0
+    np.fill_diagonal(orthogonal, False)
+    return _from_adjacency(orthogonal, name)
+
+
+def _odd_prime(q: int, what: str) -> None:
+    if q == 2 or not _is_prime(q):
+        raise ValueError(f"{what} needs an odd prime q, got {q}")
+
+
+def symplectic_quadrangle(q: int = 3) -> SimpleGraph:
+    """Collinearity graph of the generalized quadrangle W(q), ``q`` an odd prime.
+
+    Nodes are the points of PG(3, q) (:func:`projective_points`), two adjacent when distinct
+    and orthogonal under the symplectic form ``x0 y1 - x1 y0 + x2 y3 - x3 y2``; the lines of
+    W(q) are the totally isotropic lines (Payne & Thas, *Finite Generalized Quadrangles*,
+    1984, §3.1). A GQ of order (s, t) has a strongly regular collinearity graph
+    srg((s+1)(st+1), s(t+1), s-1, t+1): srg(40, 12, 2, 4) for q = 3.
+
+    It satisfies the 4-vertex condition: the common neighbours of two collinear points are
+    the other ``s - 1`` points of their line (a clique, C(s-1, 2) edges), those of two
+    non-collinear points are ``t + 1`` pairwise non-collinear points (no edge); see Brouwer &
+    Van Maldeghem, *Strongly Regular Graphs*, 2022, on the 4-vertex condition. For odd q,
+    W(q) is not isomorphic to its dual Q(4, q) (Payne & Thas 3.2.1), and a GQ is determined
+    by its collinearity graph (its lines are the maximal cliques), so this graph and
+    :func:`parabolic_quadrangle` are non-isomorphic with equal parameters.
+    """
+    _odd_prime(q, "symplectic_quadrangle")
+    form = np.array([[0, 1, 0, 0], [-1, 0, 0, 0], [0, 0, 0, 1], [0, 0, -1, 0]])
+    return _polar_graph(projective_points(4, q), form, q, f"W({q})")
+
+
+def parabolic_quadrangle(q: int = 3) -> SimpleGraph:
+    """Collinearity graph of the generalized quadrangle Q(4, q), ``q`` an odd prime.
+
+    Nodes are the points of the parabolic quadric ``x0^2 + x1 x2 + x3 x4 = 0`` in PG(4, q)
+    (normalised as in :func:`projective_points`), two adjacent when distinct and orthogonal
+    under its polar form ``2 x0 y0 + x1 y2 + x2 y1 + x3 y4 + x4 y3`` (then the line joining
+    them lies on the quadric; Payne & Thas, *Finite Generalized Quadrangles*, 1984, §3.1).
+    Same order (q, q) and parameters as :func:`symplectic_quadrangle` (srg(40, 12, 2, 4) for
+    q = 3, 4-vertex condition included), not isomorphic to it for odd q (Payne & Thas
+    3.2.1: Q(4, q) is the dual of W(q), and W(q) is self-dual only for even q).
+    """
+    _odd_prime(q, "parabolic_quadrangle")
+    points = projective_points(5, q)
+    quadric = points[:, 0] ** 2 + points[:, 1] * points[:, 2] + points[:, 3] * points[:, 4]
+    form = np.array([[2, 0, 0, 0, 0], [0, 0, 1, 0, 0], [0, 1, 0, 0, 0], [0, 0, 0, 0, 1],
+                     [0, 0, 0, 1, 0]])
+    return _polar_graph(points[quadric % q == 0], form, q, f"Q(4,{q})")
 
 
 def _cayley_table_z(n: int) -> list[list[int]]:
@@ -285,6 +423,54 @@ class SRSuite(WLSuite):
                                latin_square_graph(_cayley_table_z(6), "latin(Z6)"),
                                latin_square_graph(_cayley_table_s3(), "latin(S3)")))
         return pairs
+
+
+class DRSuite(WLSuite):
+    """Non-isomorphic distance-regular graphs with equal intersection arrays.
+
+    * drg{9,6,3;1,2,3}: the Hamming graph H(3, 4) = K4 □ K4 □ K4 vs the Doob graph
+      D(1, 1) = Shrikhande □ K4 (64 nodes, 9-regular, diameter 3; Doob 1972; Brouwer,
+      Cohen & Neumaier, *Distance-Regular Graphs*, 1989, §9.2B). The diameter-2 case,
+      H(2, 4) (the 4x4 rook's graph) vs D(1, 0) (Shrikhande), is already in ``sr``.
+
+    A distance-regular graph's distance partition is an association scheme, so 2-FWL
+    (3-WL) cannot separate two with the same intersection array. The intersection arrays
+    and non-isomorphism are checked in the test suite.
+    """
+
+    name = "suite_dr"
+    suite = "dr"
+
+    def _build(self) -> list[SuitePair]:
+        return [SuitePair("hamming_3_4_vs_doob_1_1", "drg{9,6,3;1,2,3}", doob_graph(0, 3),
+                          doob_graph(1, 1))]
+
+
+class FourVertexSuite(WLSuite):
+    """Strongly regular graphs with equal parameters that satisfy the 4-vertex condition
+    (the number of edges among the common neighbours of two nodes depends only on whether
+    they are adjacent), BREC's "4-vertex condition" category, generated exactly.
+
+    * srg(40,12,2,4): the collinearity graphs of the generalized quadrangles W(3)
+      (:func:`symplectic_quadrangle`) and Q(4, 3) (:func:`parabolic_quadrangle`), dual to
+      each other and not isomorphic (Payne & Thas, *Finite Generalized Quadrangles*, 1984,
+      3.2.1); adjacent pairs have 1 edge among their 2 common neighbours, non-adjacent
+      pairs 0 among their 4;
+    * srg(40,27,18,18): their complements, which satisfy the 4-vertex condition too (105
+      and 108 edges).
+
+    Non-isomorphism, the parameters and the 4-vertex condition are checked in the test
+    suite.
+    """
+
+    name = "suite_4vtx"
+    suite = "4vtx"
+
+    def _build(self) -> list[SuitePair]:
+        w3, q43 = symplectic_quadrangle(3), parabolic_quadrangle(3)
+        return [SuitePair("gq_w3_vs_q43", "srg(40,12,2,4)", w3, q43),
+                SuitePair("co-gq_w3_vs_co-q43", "srg(40,27,18,18)", complement(w3),
+                          complement(q43))]
 
 
 class RegularSuite(WLSuite):
@@ -584,6 +770,12 @@ def wlkit_datasets() -> list[DatasetRecord]:
         DatasetRecord(name="suite_sr", factory=SRSuite,
                       summary="Separation suite: equal-parameter strongly regular pairs "
                               "(16, 28 and 36 nodes)."),
+        DatasetRecord(name="suite_dr", factory=DRSuite,
+                      summary="Separation suite: distance-regular H(3,4) vs Doob D(1,1) "
+                              "(64 nodes)."),
+        DatasetRecord(name="suite_4vtx", factory=FourVertexSuite,
+                      summary="Separation suite: srg(40,12,2,4) with the 4-vertex condition, "
+                              "GQs W(3) vs Q(4,3), and their complements."),
         DatasetRecord(name="suite_regular", factory=RegularSuite,
                       summary="Separation suite: random non-isomorphic d-regular pairs "
                               "(1-WL-equivalent).",
@@ -642,6 +834,12 @@ def wlkit_wl_suites() -> list[WLSuiteRecord]:
                       summary="CFI pairs over K4, the cube and Petersen"),
         WLSuiteRecord(name="sr", factory=_generated(SRSuite),
                       summary="equal-parameter strongly regular pairs (16, 28, 36 nodes)"),
+        WLSuiteRecord(name="dr", factory=_generated(DRSuite),
+                      summary="distance-regular pair drg{9,6,3;1,2,3}: Hamming H(3,4) vs "
+                              "Doob D(1,1)"),
+        WLSuiteRecord(name="4vtx", factory=_generated(FourVertexSuite),
+                      summary="4-vertex-condition pairs: GQs W(3) vs Q(4,3), srg(40,12,2,4), "
+                              "and their complements"),
         WLSuiteRecord(name="regular", factory=_generated(RegularSuite),
                       summary="random non-isomorphic d-regular pairs (1-WL-equivalent)"),
         WLSuiteRecord(name="exp", factory=ExpSuite, needs_files=True,

@@ -13,8 +13,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                                    "test)")
     parser.add_argument("pipeline", help="pipeline YAML file (its dataset is ignored)")
     parser.add_argument("--suite", required=True, metavar="NAME",
-                        help="classic, csl, cfi, sr, regular (generated); exp, cexp, sr25, "
-                        "brec (files; csl too with --root); any registered suite; or all "
+                        help="classic, csl, cfi, sr, dr, 4vtx, regular (generated); exp, cexp, "
+                        "sr25, brec (files; csl too with --root); any registered suite; or all "
                         "(every generated suite and every file suite found under --root or "
                         "$WLKIT_WL_DATA, in one report)")
     parser.add_argument("--root", metavar="DIR", help="folder holding the suite's files "

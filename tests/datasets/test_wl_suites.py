@@ -42,6 +42,51 @@ def srg_parameters(g: G.SimpleGraph) -> tuple[int, int, int, int] | None:
     return n, degrees.pop(), lam.pop(), mu.pop()
 
 
+def intersection_array(g: G.SimpleGraph) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    """({b_0, ..., b_{d-1}}, {c_1, ..., c_d}) if ``g`` is distance-regular, else None.
+
+    For nodes x, y at distance i, c_i (b_i) counts the neighbours of y at distance i - 1
+    (i + 1) from x; ``g`` is distance-regular iff both depend on i only.
+    """
+    from scipy.sparse.csgraph import shortest_path
+
+    a = g.adjacency().toarray()
+    dist = shortest_path(a, unweighted=True)
+    if np.isinf(dist).any():
+        return None
+    dist = dist.astype(np.int64)
+    b, c = [], []
+    for i in range(int(dist.max()) + 1):
+        xs, ys = np.nonzero(dist == i)
+        nbrs, from_x = a[ys] == 1, dist[xs]  # row j: neighbours of ys[j], distances from xs[j]
+        ci = set((nbrs & (from_x == i - 1)).sum(1).tolist())
+        bi = set((nbrs & (from_x == i + 1)).sum(1).tolist())
+        if len(ci) != 1 or len(bi) != 1:
+            return None
+        c.append(ci.pop())
+        b.append(bi.pop())
+    return tuple(b[:-1]), tuple(c[1:])
+
+
+def four_vertex_counts(g: G.SimpleGraph) -> tuple[set[int], set[int]]:
+    """Edges inside the common neighbourhood of x and y, as sets over the adjacent and over
+    the non-adjacent pairs x != y (the 4-vertex condition: both sets are singletons)."""
+    a = g.adjacency().toarray()
+    common = a[:, None, :] * a[None, :, :]  # common[x, y, z]: z ~ x and z ~ y
+    edges = np.einsum("xyz,zw,xyw->xy", common, a, common) // 2
+    off = ~np.eye(len(a), dtype=bool)
+    return set(edges[a == 1].tolist()), set(edges[(a == 0) & off].tolist())
+
+
+def hyperbolic_line_sizes(g: G.SimpleGraph) -> set[int]:
+    """|{x,y}^⊥⊥| over the non-adjacent pairs x, y of a GQ's collinearity graph: the points
+    adjacent or equal to every common neighbour of x and y."""
+    a = g.adjacency().toarray() == 1
+    closed = a | np.eye(len(a), dtype=bool)
+    xs, ys = np.nonzero(np.triu(~closed))
+    return {int(closed[np.nonzero(a[x] & a[y])[0]].all(0).sum()) for x, y in zip(xs, ys)}
+
+
 # ---------------------------------------------------------------------- registration
 def test_suites_are_registered_datasets():
     names = get_registry().names("dataset")
@@ -92,6 +137,70 @@ def test_sr_suite_pairs_share_parameters_and_are_not_isomorphic():
     graphs = [(p.first, p.second) for p in pairs]
     assert separated_pairs(graphs, "two_node_marked").all()
     assert not separated_pairs(graphs, "2-FWL").any()
+
+
+def test_dr_suite_pairs_share_intersection_arrays_and_are_not_isomorphic():
+    suite = S.DRSuite()
+    (pair,) = suite.pairs()
+    assert (pair.id, pair.category) == ("hamming_3_4_vs_doob_1_1", "drg{9,6,3;1,2,3}")
+    assert pair.first.num_nodes == pair.second.num_nodes == 64
+    for g in (pair.first, pair.second):
+        assert intersection_array(g) == ((9, 6, 3), (1, 2, 3))
+    assert not nx.vf2pp_is_isomorphic(pair.first.to_networkx(), pair.second.to_networkx())
+    # a DRG's distance partition is an association scheme: 1-WL and 2-FWL cannot separate
+    labels = suite.oracle_labels(["1-WL", "2-FWL"])
+    assert not labels["1-WL"].any() and not labels["2-FWL"].any()
+    # D(1, 0) is Shrikhande, H(2, 4) the 4x4 rook (the sr suite's diameter-2 pair)
+    assert S.doob_graph(1, 0) == G.shrikhande().with_name("D(1,0)")
+    assert nx.vf2pp_is_isomorphic(S.doob_graph(0, 2).to_networkx(),
+                                  G.rook_graph(4).to_networkx())
+    assert intersection_array(G.petersen()) == ((3, 2), (1, 1))
+    assert intersection_array(G.decalin()) is None
+
+
+def test_cartesian_product_numbers_nodes_in_mixed_radix():
+    prod = S.cartesian_product(G.cycle(3), G.complete(2))  # the triangular prism
+    assert prod.num_nodes == 6 and prod.name == f"{G.cycle(3).name} x {G.complete(2).name}"
+    assert {tuple(e) for e in prod.edges.tolist()} == {
+        (0, 1), (2, 3), (4, 5), (0, 2), (0, 4), (2, 4), (1, 3), (1, 5), (3, 5)}
+    with pytest.raises(ValueError):
+        S.cartesian_product()
+
+
+def test_4vtx_suite_pair_is_srg_with_the_4_vertex_condition_and_not_isomorphic():
+    suite = S.FourVertexSuite()
+    pair, co = suite.pairs()
+    assert (pair.id, pair.category) == ("gq_w3_vs_q43", "srg(40,12,2,4)")
+    assert (co.id, co.category) == ("co-gq_w3_vs_co-q43", "srg(40,27,18,18)")
+    for g in (pair.first, pair.second):
+        assert srg_parameters(g) == (40, 12, 2, 4)
+        # adjacent: the 2 other points of their line, 1 edge; non-adjacent: 4 points, 0
+        assert four_vertex_counts(g) == ({1}, {0})
+    for g in (co.first, co.second):
+        assert srg_parameters(g) == (40, 27, 18, 18)
+        assert four_vertex_counts(g) == ({105}, {108})
+    assert co.first == S.complement(pair.first) and co.second == S.complement(pair.second)
+    # Non-isomorphic (VF2++ takes minutes on this pair): every point of W(3) is regular,
+    # |{x,y}^⊥⊥| = 4 for non-collinear x, y; Q(4,3)'s points are antiregular (2). And
+    # (1,2)-WL separates both pairs, which also proves it.
+    assert (hyperbolic_line_sizes(pair.first), hyperbolic_line_sizes(pair.second)) \
+        == ({4}, {2})
+    labels = suite.oracle_labels(["1-WL", "2-FWL", "two_node_marked", "two_node_marked_r1"])
+    assert not labels["1-WL"].any() and not labels["2-FWL"].any()
+    assert labels["two_node_marked"].all()
+    # marking only pairs within distance 1 (r = 1) misses the GQs, not their complements
+    assert labels["two_node_marked_r1"].tolist() == [False, True]
+    assert len(S.projective_points(4, 3)) == 40 and S.projective_points(3, 2).shape == (7, 3)
+    # the check can fail: Shrikhande and the Chang graphs are SRGs without the condition
+    for g in [G.shrikhande(), *S.chang_graphs()]:
+        assert any(len(counts) > 1 for counts in four_vertex_counts(g)), g.name
+    for bad in (2, 9):
+        with pytest.raises(ValueError):
+            S.symplectic_quadrangle(bad)
+    # q = 5: srg(156,30,4,6), regular vs antiregular points again
+    w5, q5 = S.symplectic_quadrangle(5), S.parabolic_quadrangle(5)
+    assert srg_parameters(w5) == srg_parameters(q5) == (156, 30, 4, 6)
+    assert (hyperbolic_line_sizes(w5), hyperbolic_line_sizes(q5)) == ({6}, {2})
 
 
 def test_chang_and_triangular_graphs():

@@ -103,7 +103,7 @@ def test_node_keys_map_relabelled_nodes_back():
 
 
 # ---------------------------------------------------------------------- the guard
-ONE_WL_SUITES = ["classic", "csl", "cfi", "sr", "regular"]
+ONE_WL_SUITES = ["classic", "csl", "cfi", "sr", "dr", "4vtx", "regular"]
 
 
 @pytest.mark.parametrize("name", ONE_WL_SUITES)

@@ -136,7 +136,7 @@ def test_cli_suite_all(tmp_path, monkeypatch):
     assert main(["separate", str(path), "--suite", "all", "--out", str(out), "--quiet",
                  "--relabelings", "12", "--output-dim", "4", "--limit", "1"]) == 0
     combined = json.loads((out / "separation_all.json").read_text())
-    assert set(combined["suites"]) == {"cfi", "classic", "csl", "regular", "sr"}
+    assert set(combined["suites"]) == {"4vtx", "cfi", "classic", "csl", "dr", "regular", "sr"}
     assert {s["suite"] for s in combined["skipped"]} == {"brec", "cexp", "exp", "sr25"}
 
 

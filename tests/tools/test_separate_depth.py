@@ -151,7 +151,7 @@ def test_shipped_separation_pipelines_have_the_depth_their_suites_need(path):
 
     cfg = load_pipeline(path, []).data
     instantiate_dataset(cfg["dataset"])  # registers the suites' plugins
-    for name in ("classic", "csl", "cfi", "sr", "regular"):
+    for name in ("classic", "csl", "cfi", "sr", "dr", "4vtx", "regular"):
         text = depth_requirement(cfg, load_suite(name))
         assert text is None or "WARNING" not in text, (name, text)
 
