@@ -3,7 +3,7 @@
 ===========  ================================================================================
 module       readouts
 ===========  ================================================================================
-basic        ``sum``, ``mean``, ``max``, ``min``: DGL segment reductions
+basic        ``sum``, ``mean``, ``max``, ``min``: DGL segment reductions; ``sum_max`` both
 sets         ``deepsets``, ``lcm``, ``genpool``: the set aggregators over each graph's nodes
 attention    ``attention`` (gated attention pooling), ``set2set``, ``set_transformer`` (DGL)
 target       ``target``: the state of the marked node(s) of each graph
@@ -18,7 +18,7 @@ from wlkit import ReadoutRecord, hookimpl
 
 from . import attention, basic, sets, target
 from .attention import AttentionReadout, Set2SetReadout, SetTransformerReadout
-from .basic import SegmentReadout
+from .basic import SegmentReadout, SumMaxReadout
 from .sets import SetReadout, deepsets_readout, genpool_readout, lcm_readout
 from .target import TargetReadout
 
@@ -28,6 +28,7 @@ __all__ = [
     "Set2SetReadout",
     "SetReadout",
     "SetTransformerReadout",
+    "SumMaxReadout",
     "TargetReadout",
     "deepsets_readout",
     "genpool_readout",
