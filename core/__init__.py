@@ -110,6 +110,7 @@ _LAZY: dict[str, str] = {
     "get_registry": "wlkit.manager",
     "registered_plugin": "wlkit.manager",
     "MessagePassing": "wlkit.blocks",
+    "LAYER_ACTIVATIONS": "wlkit.blocks",
     "edge_index": "wlkit.blocks",
     "segment_reduce": "wlkit.blocks",
     "REQUIRED": "wlkit.params",
@@ -132,7 +133,7 @@ _LAZY: dict[str, str] = {
 }
 
 if _TYPE_CHECKING:
-    from wlkit.blocks import MessagePassing, edge_index, mlp, segment_reduce
+    from wlkit.blocks import LAYER_ACTIVATIONS, MessagePassing, edge_index, mlp, segment_reduce
     from wlkit.components import (
         Aggregator,
         ComponentError,
@@ -187,6 +188,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "FAMILIES",
+    "LAYER_ACTIVATIONS",
     "PUBLIC_MODULES",
     "REQUIRED",
     "Aggregator",

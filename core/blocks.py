@@ -13,6 +13,12 @@ from torch import Tensor, nn
 
 from wlkit.components import ComponentError, ModelParts, component_label
 
+LAYER_ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
+    "relu": torch.relu, "tanh": torch.tanh, "elu": nn.functional.elu,
+    "gelu": nn.functional.gelu, "identity": lambda x: x}
+"""Non-linearities between message-passing layers (``model.activation``). ReLU is OGB's
+reference GNNs'; the RNI paper's GraphConv stack uses tanh."""
+
 
 def mlp(widths: Sequence[int], *, norm: Callable[[int], nn.Module] | None = None,
         activation: Callable[[], nn.Module] = nn.ReLU) -> nn.Module:
@@ -164,8 +170,9 @@ class VirtualNode(nn.Module):
 
 
 class MessagePassing(nn.Module):
-    """The standard stack: ``num_layers`` layers, each followed by the norm, ReLU (not after
-    the last layer, as in OGB's reference GNNs), dropout and the optional residual; with an
+    """The standard stack: ``num_layers`` layers, each followed by the norm, the activation
+    (``parts.activation``, ReLU by default; not after the last layer, as in OGB's reference
+    GNNs), dropout and the optional residual; with an
     optional virtual node. Layers that read edge features get the raw ``edata['feat']`` and
     encode it themselves (OGB's reference layers own one BondEncoder each).
 
@@ -180,6 +187,7 @@ class MessagePassing(nn.Module):
         self.uses_edge_features = parts.uses_edge_features
         self.dropout = nn.Dropout(parts.dropout)
         self.residual = parts.residual
+        self.activation = LAYER_ACTIVATIONS[parts.activation]
         self.virtual_node = (VirtualNode(parts.hidden, parts.num_layers, parts.dropout,
                                          parts.residual) if parts.virtual_node else None)
 
@@ -196,7 +204,7 @@ class MessagePassing(nn.Module):
                 raise wrong_shape(layer, "layer", out, h.shape, "forward(graph, h, edge_feats)")
             update = norm(out)
             if i < last:
-                update = torch.relu(update)
+                update = self.activation(update)
             update = self.dropout(update)
             if vn is not None and i < last:
                 state = vn.update(i, graph, h, state)

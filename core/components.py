@@ -449,6 +449,11 @@ class ModelParts:
     dropout : float
     residual : bool
     virtual_node : bool
+    activation : str
+        The non-linearity between layers (``model.activation``; a key of
+        :data:`wlkit.blocks.LAYER_ACTIVATIONS`), applied by :class:`wlkit.MessagePassing`
+        after each layer's norm except the last. Policies with their own stacks use it
+        where they apply one between layers.
     """
 
     hidden: int
@@ -462,6 +467,7 @@ class ModelParts:
     dropout: float
     residual: bool
     virtual_node: bool
+    activation: str = "relu"
 
 
 class SubgraphPolicy(abc.ABC):

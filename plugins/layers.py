@@ -175,7 +175,55 @@ GINE_RECORD = LayerRecord(
 )
 
 
-RECORDS: tuple[LayerRecord, ...] = (GIN_RECORD, GINE_RECORD, GCN_RECORD)
+class GraphConvLayer(nn.Module):
+    r"""GraphConv (Morris et al., 2019, "Weisfeiler and Leman Go Neural"), the 1-GNN layer
+    of the RNI paper (Abboud et al., 2021) and of k-GNN, with a pluggable aggregator.
+
+    .. math:: h'_v = W_1 h_v + W_2 \, \mathrm{AGG}(\{h_u : u \in N(v)\}) + b
+
+    k-GNN's ``GraphConv(norm=True)``, which the RNI paper uses, divides the neighbour sum
+    by the degree: the ``mean`` aggregator; ``sum`` is ``norm=False``. The layer is linear;
+    the non-linearity between layers is the model's (``model.activation``; the RNI paper's
+    is tanh). With ``sum`` it is as expressive as 1-WL (Morris et al., Theorem 2).
+
+    Parameters
+    ----------
+    dim : int
+        Input and output width.
+    aggregator : Aggregator
+        Reduces the neighbour features of each node.
+    bias : bool
+        Add a learned bias.
+
+    Examples
+    --------
+    >>> import dgl, torch
+    >>> from wlkit.plugins.aggregators import MeanAggregator
+    >>> g = dgl.graph(([0, 1, 2], [1, 2, 0]))
+    >>> GraphConvLayer(8, MeanAggregator(8))(g, torch.randn(3, 8)).shape
+    torch.Size([3, 8])
+    """
+
+    def __init__(self, dim: int, aggregator: Aggregator, bias: bool = True):
+        super().__init__()
+        self.aggregator = aggregator
+        self.root = nn.Linear(dim, dim, bias=bias)
+        self.neighbours = nn.Linear(dim, dim, bias=False)
+
+    def forward(self, graph: dgl.DGLGraph, h: Tensor, edge_feats: Tensor | None = None) -> Tensor:
+        with graph.local_scope():
+            return self.root(h) + self.neighbours(self.aggregator.aggregate_neighbours(graph, h))
+
+
+GRAPHCONV_RECORD = LayerRecord(
+    name="graphconv", factory=GraphConvLayer,
+    summary="GraphConv (Morris et al. 2019): h' = W1 h + W2 AGG(neighbours) + b; 1-WL with "
+            "sum, k-GNN's norm=True with mean.",
+    params=(Param("bias", bool, True, "add a learned bias"),),
+)
+
+
+RECORDS: tuple[LayerRecord, ...] = (GIN_RECORD, GINE_RECORD, GCN_RECORD, GRAPHCONV_RECORD)
 """This module's records, in registration order."""
 
 

@@ -116,6 +116,8 @@ def build_parts(pipeline: dict[str, Any], dataset: GraphDataset,
         dropout=model_cfg["dropout"],
         residual=model_cfg["residual"],
         virtual_node=model_cfg["virtual_node"],
+        # hand-built configs from before the key (probes, plugins' tests) mean ReLU
+        activation=model_cfg.get("activation", "relu"),
     )
 
 

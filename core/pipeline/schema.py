@@ -34,6 +34,9 @@ MODEL: tuple[Param | Slot, ...] = (
     Param("norm", str, "batch", "normalisation after each layer",
           choices=("batch", "layer", "none")),
     Param("head_layers", int, 2, "layers of the prediction MLP", minimum=1),
+    Param("activation", str, "relu", "non-linearity after each layer's norm, not after the "
+          "last (relu: OGB's GNNs; tanh: the RNI paper's)",
+          choices=("relu", "tanh", "elu", "gelu", "identity")),
 )
 
 TRAIN: tuple[Param | Slot, ...] = (

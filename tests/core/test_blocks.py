@@ -49,3 +49,36 @@ def test_activation_and_one_layer():
 
 def test_docstring_examples():
     assert doctest.testmod(wlkit.blocks).failed == 0
+
+
+class _Shift(nn.Module):
+    """A layer that subtracts 10: its outputs are negative, where activations differ."""
+
+    def forward(self, graph, h, edge_feats=None):
+        return h - 10.0
+
+
+def _parts(activation):
+    from wlkit import ModelParts
+
+    return ModelParts(hidden=2, num_layers=2, node_input=nn.Identity(), make_layer=_Shift,
+                      make_norm=nn.Identity, make_readout=None, make_edge_encoder=None,
+                      uses_edge_features=False, dropout=0.0, residual=False,
+                      virtual_node=False, activation=activation)
+
+
+def test_message_passing_applies_the_model_activation_between_layers_not_after_the_last():
+    import dgl
+
+    from wlkit import LAYER_ACTIVATIONS, MessagePassing
+
+    g = dgl.graph(([0], [1]))
+    h = torch.zeros(2, 2)
+    expected = {"relu": -10.0, "tanh": float(torch.tanh(torch.tensor(-10.0))) - 10.0,
+                "identity": -20.0, "elu": float(nn.functional.elu(torch.tensor(-10.0))) - 10.0}
+    for name, value in expected.items():
+        out = MessagePassing(_parts(name))(g, h)
+        torch.testing.assert_close(out, torch.full((2, 2), value))
+    assert set(expected) <= set(LAYER_ACTIVATIONS)
+    from wlkit import ModelParts
+    assert ModelParts.__dataclass_fields__["activation"].default == "relu"

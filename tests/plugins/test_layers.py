@@ -3,7 +3,7 @@ from __future__ import annotations
 import dgl
 import pytest
 import torch
-from dgl.nn import GraphConv
+from dgl.nn import GraphConv, SAGEConv
 
 from wlkit.model.build import instantiate
 
@@ -45,7 +45,34 @@ def test_gcn_with_sum_equals_kipf_welling():
     torch.testing.assert_close(ours(g, h), reference(dgl.add_self_loop(g), h))
 
 
-@pytest.mark.parametrize("layer", ["gin", "gcn"])
+def test_graphconv_with_mean_equals_dgl_sage_mean():
+    # k-GNN's GraphConv(norm=True), the RNI paper's layer: W1 h_v + W2 mean(h_u) + b, which is
+    # DGL's SAGEConv with the mean aggregator
+    g = dgl.to_bidirected(dgl.rand_graph(9, 15))
+    h = torch.randn(9, 5)
+    ours = instantiate("layer", {"name": "graphconv"}, 5,
+                       instantiate("aggregator", {"name": "mean"}, 5))
+    reference = SAGEConv(5, 5, "mean")
+    with torch.no_grad():
+        reference.fc_self.weight.copy_(ours.root.weight)
+        reference.fc_neigh.weight.copy_(ours.neighbours.weight)
+        reference.fc_self.bias.copy_(ours.root.bias)
+    torch.testing.assert_close(ours(g, h), reference(g, h))
+
+
+def test_graphconv_with_sum_is_root_plus_neighbour_sum():
+    g = dgl.rand_graph(6, 14)
+    h = torch.randn(6, 4)
+    layer = instantiate("layer", {"name": "graphconv", "bias": False}, 4,
+                        instantiate("aggregator", {"name": "sum"}, 4))
+    src, dst = g.edges()
+    neighbours = torch.zeros(6, 4).index_add_(0, dst, h[src])
+    assert layer.root.bias is None
+    torch.testing.assert_close(layer(g, h), h @ layer.root.weight.T
+                               + neighbours @ layer.neighbours.weight.T)
+
+
+@pytest.mark.parametrize("layer", ["gin", "gcn", "graphconv"])
 @pytest.mark.parametrize("agg", ["sum", "mean", "max"])
 def test_layers_accept_every_aggregator_and_are_equivariant(layer, agg):
     g = dgl.to_bidirected(dgl.rand_graph(7, 10))
