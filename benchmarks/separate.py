@@ -133,23 +133,6 @@ LONG_RUN_S = 20.0  # a measurement this long is not repeated
 WARMUP_PAIR = "cfi_k3"  # every child's untimed warm-up
 
 
-def _complete_bipartite(a: int, b: int) -> SimpleGraph:
-    from wlkit.graphs import SimpleGraph
-
-    return SimpleGraph.from_edges(a + b, [(u, a + v) for u in range(a) for v in range(b)],
-                                  name=f"K{a},{b}")
-
-
-def dodecahedron() -> SimpleGraph:
-    """The dodecahedron as the generalised Petersen graph GP(10, 2): outer 10-cycle 0..9,
-    spokes i ~ 10+i, inner 10+i ~ 10+(i+2) % 10. 3-regular, 20 nodes, 30 edges."""
-    from wlkit.graphs import SimpleGraph
-
-    pairs = ([(i, (i + 1) % 10) for i in range(10)] + [(i, 10 + i) for i in range(10)]
-             + [(10 + i, 10 + (i + 2) % 10) for i in range(10)])
-    return SimpleGraph.from_edges(20, pairs, name="dodecahedron")
-
-
 def cost_pair(name: str) -> tuple[SimpleGraph, SimpleGraph]:
     """The pair ``name``: ``cfi_<base>`` is CFI over the base and its twisted version
     (K3, K4, K3,3, cube, Petersen, dodecahedron: 18, 40, 60, 80, 100, 200 nodes); otherwise a
@@ -157,8 +140,8 @@ def cost_pair(name: str) -> tuple[SimpleGraph, SimpleGraph]:
     from wlkit import graphs
 
     bases = {"cfi_k3": lambda: graphs.complete(3), "cfi_k4": lambda: graphs.complete(4),
-             "cfi_k33": lambda: _complete_bipartite(3, 3), "cfi_cube": graphs.cube,
-             "cfi_petersen": graphs.petersen, "cfi_dodecahedron": dodecahedron}
+             "cfi_k33": lambda: graphs.complete_bipartite(3, 3), "cfi_cube": graphs.cube,
+             "cfi_petersen": graphs.petersen, "cfi_dodecahedron": graphs.dodecahedron}
     if name in bases:
         base = bases[name]()
         return graphs.cfi(base), graphs.cfi(base, twisted=True)

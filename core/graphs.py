@@ -28,12 +28,14 @@ __all__ = [
     "cfi",
     "classic_pairs",
     "complete",
+    "complete_bipartite",
     "csl",
     "CSL_SKIPS",
     "cube",
     "cycle",
     "decalin",
     "disjoint_union",
+    "dodecahedron",
     "petersen",
     "rook_graph",
     "shrikhande",
@@ -560,6 +562,22 @@ def petersen() -> SimpleGraph:
         ]
     )
     return _graph(10, pairs, "petersen")
+
+
+def complete_bipartite(a: int, b: int) -> SimpleGraph:
+    """K_{a,b}: nodes 0..a-1 on one side, a..a+b-1 on the other, every cross pair joined."""
+    u, v = np.meshgrid(np.arange(a), a + np.arange(b), indexing="ij")
+    return _graph(a + b, np.stack([u.ravel(), v.ravel()], 1), f"K{a},{b}")
+
+
+def dodecahedron() -> SimpleGraph:
+    """The dodecahedron as the generalised Petersen graph GP(10, 2): outer 10-cycle 0..9,
+    spokes ``i ~ 10+i``, inner ``10+i ~ 10+(i+2) % 10``. 3-regular, 20 nodes, 30 edges,
+    girth 5."""
+    i = np.arange(10)
+    pairs = np.concatenate([np.stack([i, (i + 1) % 10], 1), np.stack([i, 10 + i], 1),
+                            np.stack([10 + i, 10 + (i + 2) % 10], 1)])
+    return _graph(20, pairs, "dodecahedron")
 
 
 def cfi(base: SimpleGraph, twisted: bool = False, gadget_labels: bool = False) -> SimpleGraph:

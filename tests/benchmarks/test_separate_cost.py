@@ -90,7 +90,9 @@ def test_growth_is_the_log_log_slope_per_pipeline_and_family():
 
 
 def test_the_cost_graphs_have_their_sizes():
-    dodeca = separate.dodecahedron()
+    from wlkit.graphs import dodecahedron
+
+    dodeca = dodecahedron()
     assert (dodeca.num_nodes, dodeca.num_edges) == (20, 30)
     assert set(dodeca.degrees().tolist()) == {3}
     sizes = {name: separate.cost_pair(name)[0].num_nodes

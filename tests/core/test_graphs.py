@@ -54,6 +54,17 @@ def test_complete_cube_petersen() -> None:
     assert srg_parameters(p) == (10, 3, 0, 1)
 
 
+def test_complete_bipartite_and_dodecahedron() -> None:
+    k33 = G.complete_bipartite(3, 3)
+    assert (k33.num_nodes, k33.num_edges) == (6, 9) and is_regular(k33, 3)
+    assert nx.is_isomorphic(k33.to_networkx(), nx.complete_bipartite_graph(3, 3))
+    k24 = G.complete_bipartite(2, 4)
+    assert nx.is_isomorphic(k24.to_networkx(), nx.complete_bipartite_graph(2, 4))
+    d = G.dodecahedron()
+    assert (d.num_nodes, d.num_edges) == (20, 30) and is_regular(d, 3)
+    assert nx.is_isomorphic(d.to_networkx(), nx.dodecahedral_graph())
+
+
 def test_disjoint_union() -> None:
     u = G.disjoint_union(G.cycle(3), G.cycle(4))
     assert (u.num_nodes, u.num_edges) == (7, 7)
