@@ -452,8 +452,8 @@ class ModelParts:
     activation : str
         The non-linearity between layers (``model.activation``; a key of
         :data:`wlkit.blocks.LAYER_ACTIVATIONS`), applied by :class:`wlkit.MessagePassing`
-        after each layer's norm except the last. Policies with their own stacks use it
-        where they apply one between layers.
+        after each layer's norm except the last. Policies with their own stacks may use
+        it for their own non-linearity (SPEN does).
     """
 
     hidden: int

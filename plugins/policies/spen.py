@@ -72,6 +72,7 @@ import torch
 from torch import Tensor, nn
 
 from wlkit import (
+    LAYER_ACTIVATIONS,
     ModelParts,
     Param,
     PluginError,
@@ -505,7 +506,9 @@ class SpenBody(nn.Module):
     ----------
     parts : ModelParts
         The pipeline's pieces; SPEN uses ``hidden``, ``num_layers``, ``node_input``,
-        ``make_norm``, ``make_edge_encoder``, ``dropout`` and ``residual``. It builds its own
+        ``make_norm``, ``make_edge_encoder``, ``dropout``, ``residual`` and ``activation``
+        (inside each subgraph, before the averaging; ``identity`` would cancel the root
+        mark). It builds its own
         layers, so the pipeline's ``layer``, ``aggregator`` and ``readout`` are not used.
     size_bounds : sequence of int
         Upper bounds of the size classes.
@@ -551,6 +554,7 @@ class SpenBody(nn.Module):
         self.invariant = SpenInvariant(d + 1, d + 1, d, self.num_classes)
         self.dropout = nn.Dropout(parts.dropout)
         self.residual = parts.residual
+        self.activation = LAYER_ACTIVATIONS[parts.activation]
         self.register_buffer("trained_classes", torch.zeros(self.num_classes, dtype=torch.bool))
 
     def class_map(self, sizes: list[int]) -> dict[int, int]:
@@ -602,10 +606,11 @@ class SpenBody(nn.Module):
             x_sum, p_sum = x.new_zeros(x.shape), p.new_zeros(p.shape)
             for group in batch.groups:
                 xs, ps = self._subgraph_tensors(group, x, p, adjacency)
-                # a layer = equivariant linear map + ReLU inside each subgraph; only then
-                # are the subgraphs averaged (averaging a linear map's outputs would cancel
-                # the root mark: sum over roots of a linear function of the mark is constant)
-                xo, po = (torch.relu(t) for t in layer(xs, ps, classes[group.size]))
+                # a layer = equivariant linear map + the model's activation (ReLU by
+                # default) inside each subgraph; only then are the subgraphs averaged
+                # (averaging a linear map's outputs would cancel the root mark: sum over
+                # roots of a linear function of the mark is constant)
+                xo, po = (self.activation(t) for t in layer(xs, ps, classes[group.size]))
                 x_sum = x_sum.index_add(0, group.nodes.reshape(-1), xo.reshape(-1, self.hidden))
                 p_sum = p_sum.index_add(0, group.pairs.reshape(-1), po.reshape(-1, self.hidden))
             x_new = self.dropout(node_norm((x_sum.to(wide) / node_count).to(x.dtype)))
