@@ -3,7 +3,7 @@
 ===========  ================================================================================
 module       readouts
 ===========  ================================================================================
-basic        ``sum``, ``mean``, ``max``, ``min``: DGL segment reductions; ``sum_max`` both
+basic        ``sum``, ``mean``, ``max``, ``min``: DGL segment reductions; ``sum_and_max`` both
 sets         ``deepsets``, ``lcm``, ``genpool``: the set aggregators over each graph's nodes
 attention    ``attention`` (gated attention pooling), ``set2set``, ``set_transformer`` (DGL)
 target       ``target``: the state of the marked node(s) of each graph

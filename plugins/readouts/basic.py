@@ -113,11 +113,11 @@ MIN_RECORD = ReadoutRecord(
     summary="Element-wise min of node features per graph.", expressivity="<1-WL")
 
 
-SUM_MAX_RECORD = ReadoutRecord(
-    name="sum_max", factory=SumMaxReadout,
+SUM_AND_MAX_RECORD = ReadoutRecord(
+    name="sum_and_max", factory=SumMaxReadout,
     summary="Sum and element-wise max of node features per graph, concatenated (2 x "
             "the width; as strong as sum, plus a non-linear view).")
 
 RECORDS: tuple[ReadoutRecord, ...] = (SUM_RECORD, MEAN_RECORD, MAX_RECORD, MIN_RECORD,
-                                      SUM_MAX_RECORD)
+                                      SUM_AND_MAX_RECORD)
 """This module's records, in registration order."""

@@ -28,10 +28,10 @@ def test_wrong_width():
         readout(dgl.rand_graph(3, 3), torch.randn(3, 2))
 
 
-def test_sum_max_is_sum_then_max_per_graph():
+def test_sum_and_max_is_sum_then_max_per_graph():
     graphs = [dgl.rand_graph(n, n) for n in (3, 5, 1, 0)]
     feats = [torch.randn(g.num_nodes(), 4) for g in graphs]
-    readout = instantiate("readout", {"name": "sum_max"}, 4)
+    readout = instantiate("readout", {"name": "sum_and_max"}, 4)
     assert readout.out_dim == 8
     out = readout(dgl.batch(graphs), torch.cat(feats))
     assert out.shape == (4, 8)
@@ -40,12 +40,12 @@ def test_sum_max_is_sum_then_max_per_graph():
     assert out[3].abs().sum() == 0  # a graph without nodes pools to zeros
 
 
-def test_sum_max_sees_what_the_sum_cancels():
+def test_sum_and_max_sees_what_the_sum_cancels():
     # two node sets with the same sum: a sum readout cannot tell them apart, the max can
     g = dgl.rand_graph(3, 0)
     a = torch.tensor([[1.0], [2.0], [3.0]])
     b = torch.tensor([[2.0], [2.0], [2.0]])
     plain = instantiate("readout", {"name": "sum"}, 1)
-    both = instantiate("readout", {"name": "sum_max"}, 1)
+    both = instantiate("readout", {"name": "sum_and_max"}, 1)
     torch.testing.assert_close(plain(g, a), plain(g, b))
     assert not torch.allclose(both(g, a), both(g, b))
