@@ -111,6 +111,7 @@ _LAZY: dict[str, str] = {
     "registered_plugin": "wlkit.manager",
     "MessagePassing": "wlkit.blocks",
     "LAYER_ACTIVATIONS": "wlkit.blocks",
+    "layer_activation": "wlkit.blocks",
     "edge_index": "wlkit.blocks",
     "segment_reduce": "wlkit.blocks",
     "REQUIRED": "wlkit.params",
@@ -133,7 +134,14 @@ _LAZY: dict[str, str] = {
 }
 
 if _TYPE_CHECKING:
-    from wlkit.blocks import LAYER_ACTIVATIONS, MessagePassing, edge_index, mlp, segment_reduce
+    from wlkit.blocks import (
+        LAYER_ACTIVATIONS,
+        MessagePassing,
+        edge_index,
+        layer_activation,
+        mlp,
+        segment_reduce,
+    )
     from wlkit.components import (
         Aggregator,
         ComponentError,
@@ -229,6 +237,7 @@ __all__ = [
     "segment_reduce",
     "get_registry",
     "hookimpl",
+    "layer_activation",
     "mlp",
     "hookspec",
     "node_offsets",

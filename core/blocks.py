@@ -13,11 +13,30 @@ from torch import Tensor, nn
 
 from wlkit.components import ComponentError, ModelParts, component_label
 
-LAYER_ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
+_ACTIVATION_FUNCTIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "relu": torch.relu, "tanh": torch.tanh, "elu": nn.functional.elu,
     "gelu": nn.functional.gelu, "identity": lambda x: x}
-"""Non-linearities between message-passing layers (``model.activation``). ReLU is OGB's
-reference GNNs'; the RNI paper's GraphConv stack uses tanh."""
+
+LAYER_ACTIVATIONS: tuple[str, ...] = tuple(_ACTIVATION_FUNCTIONS)
+"""Names of the non-linearities between message-passing layers (``model.activation``; see
+:func:`layer_activation`). ReLU is OGB's reference GNNs'; the RNI paper's GraphConv stack
+uses tanh."""
+
+
+def layer_activation(name: str) -> Callable[[Tensor], Tensor]:
+    """The non-linearity ``name`` (one of :data:`LAYER_ACTIVATIONS`) as a function of a tensor.
+
+    Examples
+    --------
+    >>> import torch
+    >>> layer_activation("tanh")(torch.zeros(2))
+    tensor([0., 0.])
+    """
+    try:
+        return _ACTIVATION_FUNCTIONS[name]
+    except KeyError:
+        raise ValueError(f"unknown activation {name!r}; one of "
+                         f"{', '.join(LAYER_ACTIVATIONS)}") from None
 
 
 def mlp(widths: Sequence[int], *, norm: Callable[[int], nn.Module] | None = None,
@@ -187,7 +206,7 @@ class MessagePassing(nn.Module):
         self.uses_edge_features = parts.uses_edge_features
         self.dropout = nn.Dropout(parts.dropout)
         self.residual = parts.residual
-        self.activation = LAYER_ACTIVATIONS[parts.activation]
+        self.activation = layer_activation(parts.activation)
         self.virtual_node = (VirtualNode(parts.hidden, parts.num_layers, parts.dropout,
                                          parts.residual) if parts.virtual_node else None)
 

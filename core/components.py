@@ -451,7 +451,7 @@ class ModelParts:
     virtual_node : bool
     activation : str
         The non-linearity between layers (``model.activation``; a key of
-        :data:`wlkit.blocks.LAYER_ACTIVATIONS`), applied by :class:`wlkit.MessagePassing`
+        :data:`wlkit.LAYER_ACTIVATIONS`), applied by :class:`wlkit.MessagePassing`
         after each layer's norm except the last. Policies with their own stacks may use
         it for their own non-linearity (SPEN does).
     """

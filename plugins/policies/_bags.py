@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from wlkit import LAYER_ACTIVATIONS, MessagePassing, ModelParts, WlkitError, segment_reduce
+from wlkit import MessagePassing, ModelParts, WlkitError, layer_activation, segment_reduce
 
 __all__ = ["Bag", "BagNetwork", "hop_distances", "pool_segments", "sample_subgraphs",
            "undirected_edges"]
@@ -238,7 +238,7 @@ class BagNetwork(nn.Module):
                                              for _ in range(parts.num_layers))
             self.dropout = nn.Dropout(parts.dropout)
             self.residual = parts.residual
-            self.activation = LAYER_ACTIVATIONS[parts.activation]
+            self.activation = layer_activation(parts.activation)
         self.readout = parts.make_readout(parts.hidden)
         self.out_dim = self.readout.out_dim
         self.subgraph_mlp = (nn.Sequential(nn.Linear(self.out_dim, self.out_dim), nn.ELU())

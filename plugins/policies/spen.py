@@ -72,12 +72,12 @@ import torch
 from torch import Tensor, nn
 
 from wlkit import (
-    LAYER_ACTIVATIONS,
     ModelParts,
     Param,
     PluginError,
     SubgraphPolicy,
     SubgraphPolicyRecord,
+    layer_activation,
     node_offsets,
 )
 
@@ -554,7 +554,7 @@ class SpenBody(nn.Module):
         self.invariant = SpenInvariant(d + 1, d + 1, d, self.num_classes)
         self.dropout = nn.Dropout(parts.dropout)
         self.residual = parts.residual
-        self.activation = LAYER_ACTIVATIONS[parts.activation]
+        self.activation = layer_activation(parts.activation)
         self.register_buffer("trained_classes", torch.zeros(self.num_classes, dtype=torch.bool))
 
     def class_map(self, sizes: list[int]) -> dict[int, int]:

@@ -82,3 +82,15 @@ def test_message_passing_applies_the_model_activation_between_layers_not_after_t
     assert set(expected) <= set(LAYER_ACTIVATIONS)
     from wlkit import ModelParts
     assert ModelParts.__dataclass_fields__["activation"].default == "relu"
+
+
+def test_layer_activation_names_and_a_clear_error():
+    import pytest
+
+    from wlkit import LAYER_ACTIVATIONS, layer_activation
+    from wlkit.pipeline.schema import MODEL
+
+    choices = next(p for p in MODEL if p.name == "activation").choices
+    assert tuple(choices) == LAYER_ACTIVATIONS  # the schema offers exactly these
+    with pytest.raises(ValueError, match="unknown activation 'swish'; one of relu"):
+        layer_activation("swish")
