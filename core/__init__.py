@@ -114,6 +114,8 @@ _LAZY: dict[str, str] = {
     "layer_activation": "wlkit.blocks",
     "edge_index": "wlkit.blocks",
     "segment_reduce": "wlkit.blocks",
+    "sigmoid": "wlkit.blocks",
+    "gru_cell": "wlkit.blocks",
     "REQUIRED": "wlkit.params",
     "Param": "wlkit.params",
     "FAMILIES": "wlkit.records",
@@ -138,9 +140,11 @@ if _TYPE_CHECKING:
         LAYER_ACTIVATIONS,
         MessagePassing,
         edge_index,
+        gru_cell,
         layer_activation,
         mlp,
         segment_reduce,
+        sigmoid,
     )
     from wlkit.components import (
         Aggregator,
@@ -236,6 +240,7 @@ __all__ = [
     "edge_index",
     "segment_reduce",
     "get_registry",
+    "gru_cell",
     "hookimpl",
     "layer_activation",
     "mlp",
@@ -243,5 +248,6 @@ __all__ = [
     "node_offsets",
     "one_hot_labels",
     "registered_plugin",
+    "sigmoid",
     "to_dgl_input",
 ]

@@ -13,6 +13,65 @@ from torch import Tensor, nn
 
 from wlkit.components import ComponentError, ModelParts, component_label
 
+
+class _Sigmoid(torch.autograd.Function):
+    """``1 / (1 + exp(-x))``, saved output, ATen's fused ``sigmoid_backward``."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:
+        out = torch.exp(-x).add_(1).reciprocal_()  # exp(-x) = inf gives exactly 0
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        (out,) = ctx.saved_tensors
+        return torch.ops.aten.sigmoid_backward(grad, out)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """The logistic function, as ``torch.sigmoid`` (same values to 1 ulp, same gradient).
+
+    torch 2.2's CPU ``sigmoid`` kernel takes ~11 ns per float32 element on the AVX-512
+    machines measured (``exp`` takes 0.6 ns), so every gate of a GRU or LSTM cell ran at a
+    tenth of the speed of the rest; this form is ~10x faster on CPU and the same on CUDA
+    (``benchmarks/aggregators.py``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.tensor([-1000.0, -2.0, 0.0, 3.0, 1000.0])
+    >>> torch.allclose(sigmoid(x), torch.sigmoid(x), rtol=1e-6, atol=0)
+    True
+    """
+    return _Sigmoid.apply(x)
+
+
+def gru_cell(x: Tensor, h: Tensor, cell: nn.GRUCell) -> Tensor:
+    r"""``cell(x, h)`` for an ``nn.GRUCell``, with its parameters and equations
+    (:math:`r, z = \sigma(\cdot)`, :math:`n = \tanh(W_{in}x + b_{in} + r(W_{hn}h + b_{hn}))`,
+    :math:`h' = (1 - z) n + z h`), computed with :func:`sigmoid` (see there why).
+
+    Examples
+    --------
+    >>> import torch
+    >>> cell = torch.nn.GRUCell(4, 4)
+    >>> x, h = torch.randn(3, 4), torch.randn(3, 4)
+    >>> torch.allclose(gru_cell(x, h, cell), cell(x, h), atol=1e-6)
+    True
+    """
+    w_ih, w_hh = cell.weight_ih.chunk(3), cell.weight_hh.chunk(3)
+    b_ih = cell.bias_ih.chunk(3) if cell.bias_ih is not None else (None,) * 3
+    b_hh = cell.bias_hh.chunk(3) if cell.bias_hh is not None else (None,) * 3
+    linear = nn.functional.linear
+    # One product per gate, the weights split rather than the outputs: splitting an
+    # activation costs its backward a concatenation (or a zero-fill) of the full size.
+    r = sigmoid(linear(x, w_ih[0], b_ih[0]) + linear(h, w_hh[0], b_hh[0]))
+    z = sigmoid(linear(x, w_ih[1], b_ih[1]) + linear(h, w_hh[1], b_hh[1]))
+    n = torch.tanh(linear(x, w_ih[2], b_ih[2]) + r * linear(h, w_hh[2], b_hh[2]))
+    return n + z * (h - n)
+
+
 _ACTIVATION_FUNCTIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "relu": torch.relu, "tanh": torch.tanh, "elu": nn.functional.elu,
     "gelu": nn.functional.gelu, "identity": lambda x: x}

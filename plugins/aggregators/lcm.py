@@ -15,7 +15,7 @@ import dgl
 import torch
 from torch import Tensor, nn
 
-from wlkit import AggregatorRecord, Param
+from wlkit import AggregatorRecord, Param, gru_cell
 
 from ._segments import SegmentAggregator, in_edge_order, lexsort, segment_ids
 
@@ -33,7 +33,8 @@ class CommutativeGRU(nn.Module):
     r"""The binary operator :math:`a \oplus b = \tfrac12[\mathrm{GRUCell}(a, b) +
     \mathrm{GRUCell}(b, a)]`, commutative by construction (input ``a``, hidden state ``b``).
 
-    Both orders of all pairs go through one ``GRUCell`` call.
+    Both orders of all pairs go through one GRU cell evaluation (:func:`wlkit.gru_cell`:
+    ``nn.GRUCell``'s parameters and equations, with a faster sigmoid on CPU).
 
     Examples
     --------
@@ -51,14 +52,19 @@ class CommutativeGRU(nn.Module):
     def forward(self, a: Tensor, b: Tensor) -> Tensor:
         r""":math:`a_i \oplus b_i` for every row ``i``."""
         pairs = a.shape[0]
-        out = self.cell(torch.cat([a, b]), torch.cat([b, a]))
+        out = gru_cell(torch.cat([a, b]), torch.cat([b, a]), self.cell)
         return 0.5 * (out[:pairs] + out[pairs:])
 
-    def pairs(self, values: Tensor, left: Tensor, right: Tensor) -> Tensor:
-        """``self(values[left], values[right])`` with two gathers instead of four copies."""
-        both = torch.cat([left, right])
-        out = self.cell(values[both], values[torch.cat([right, left])])
-        return 0.5 * (out[: len(left)] + out[len(left):])
+    def adjacent(self, rows: Tensor) -> Tensor:
+        r"""``rows[2i] ⊕ rows[2i+1]`` for every ``i``: [2P, dim] -> [P, dim].
+
+        Row ``2i`` of the cell's batch is ``GRUCell(l_i, r_i)`` and row ``2i+1`` is
+        ``GRUCell(r_i, l_i)``: the inputs are ``rows`` itself and the hidden states the
+        same rows with each pair swapped, so no pair is gathered or copied twice.
+        """
+        pairs = rows.view(-1, 2, rows.shape[1])
+        out = gru_cell(rows, pairs.flip(1).reshape(rows.shape), self.cell)
+        return out.view(pairs.shape).mean(1)
 
 
 def tree_reduce(values: Tensor, lengths: Tensor, combine, identity: Tensor) -> Tensor:
@@ -71,8 +77,9 @@ def tree_reduce(values: Tensor, lengths: Tensor, combine, identity: Tensor) -> T
     lengths : Tensor
         [num_segments] long; may contain zeros.
     combine : callable
-        ``combine(values, left, right) -> Tensor``: the operator applied to the row pairs
-        ``(values[left[i]], values[right[i]])``, all pairs of one level in one call.
+        ``combine(rows) -> Tensor``: the operator on adjacent rows, ``[2P, dim] -> [P, dim]``
+        with output row ``i`` the combination of rows ``2i`` and ``2i + 1``; all the pairs
+        of one level go through one call.
     identity : Tensor
         [dim], the result for empty segments.
 
@@ -81,12 +88,21 @@ def tree_reduce(values: Tensor, lengths: Tensor, combine, identity: Tensor) -> T
     Tensor
         [num_segments, dim]. ``ceil(log2(max(lengths)))`` calls of ``combine`` were made.
 
+    Notes
+    -----
+    At every level the pairs (0, 1), (2, 3), ... of each segment are adjacent rows; only
+    the odd last row of a segment breaks the pattern. A level without odd segments hands
+    its rows to ``combine`` as they are (no gather, no scatter: the merged rows are the next
+    level in order); otherwise the odd rows are moved behind the pairs by one stable sort
+    and put back in place after the call. One host sync per level (the count of odd rows,
+    which sizes the next level).
+
     Examples
     --------
     With addition as the operator the tree computes segment sums:
 
     >>> import torch
-    >>> add = lambda values, left, right: values[left] + values[right]
+    >>> add = lambda rows: rows.view(-1, 2, rows.shape[1]).sum(1)
     >>> tree_reduce(torch.arange(6.0).unsqueeze(1), torch.tensor([3, 0, 1, 2]), add,
     ...             torch.tensor([-1.0]))
     tensor([[ 3.],
@@ -98,19 +114,31 @@ def tree_reduce(values: Tensor, lengths: Tensor, combine, identity: Tensor) -> T
     counts = lengths[nonempty]
     current = values
     while current.shape[0] > counts.shape[0]:  # some segment still holds > 1 element
-        segment = segment_ids(counts, current.shape[0])
-        start = torch.cumsum(counts, 0) - counts
-        position = torch.arange(current.shape[0], device=current.device) - start[segment]
-        even = position % 2 == 0
-        paired = even & (position + 1 < counts[segment])
-        left = torch.nonzero(paired).squeeze(1)
-        carried = torch.nonzero(even & ~paired).squeeze(1)
-        slot = torch.cumsum(even, 0) - 1  # row index in the next level of each even row
-        merged = combine(current, left, left + 1)
-        upper = merged.new_empty((int(even.sum()), current.shape[1]))
-        upper[slot[left]] = merged
-        upper[slot[carried]] = current[carried]
-        current, counts = upper, (counts + 1) // 2
+        rows = current.shape[0]
+        next_counts = (counts + 1) // 2
+        carried = int((counts % 2).sum())  # odd segments: their last row moves up alone
+        if carried == 0:
+            current = combine(current)
+        else:
+            segment = segment_ids(counts, rows)
+            end = torch.cumsum(counts, 0)
+            odd_last = (counts % 2 == 1)[segment] & (
+                torch.arange(rows, device=current.device) == end[segment] - 1)
+            order = torch.argsort(odd_last.to(torch.uint8), stable=True)  # pairs, then odd
+            moved = current[order]
+            # the next level's row of each output: pair j lands where its left row's
+            # segment puts it, an odd row at the end of its segment's next-level rows
+            next_start = torch.cumsum(next_counts, 0) - next_counts
+            start = end - counts
+            position = torch.arange(rows, device=current.device) - start[segment]
+            slot = (next_start[segment] + position // 2)[order]
+            paired = rows - carried
+            merged = combine(moved[:paired])
+            upper = moved.new_empty((paired // 2 + carried, current.shape[1]))
+            upper = upper.index_put((torch.cat([slot[:paired:2], slot[paired:]]),),
+                                    torch.cat([merged, moved[paired:]]))
+            current = upper
+        counts = next_counts
     out = identity.to(current.dtype).expand(lengths.shape[0], -1)
     return out.index_put((nonempty,), current)
 
@@ -197,7 +225,7 @@ class LCMAggregator(SegmentAggregator):
 
     def _tree(self, values: Tensor, lengths: Tensor) -> Tensor:
         self._sample_triples(values)
-        return tree_reduce(values, lengths, self.combine.pairs, self.identity)
+        return tree_reduce(values, lengths, self.combine.adjacent, self.identity)
 
     def _sample_triples(self, values: Tensor) -> None:
         self._triples = None

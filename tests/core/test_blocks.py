@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import doctest
 
+import pytest
 import torch
 from torch import nn
 
+import wlkit
 import wlkit.blocks
 from wlkit import mlp
 from wlkit.plugins.aggregators import DeepSetsAggregator
@@ -94,3 +96,35 @@ def test_layer_activation_names_and_a_clear_error():
     assert tuple(choices) == LAYER_ACTIVATIONS  # the schema offers exactly these
     with pytest.raises(ValueError, match="unknown activation 'swish'; one of relu"):
         layer_activation("swish")
+
+
+def test_sigmoid_equals_torch_sigmoid_in_value_and_gradient():
+    x = torch.cat([torch.linspace(-120, 120, 241, dtype=torch.float64),
+                   torch.tensor([-1e4, 1e4], dtype=torch.float64)]).requires_grad_()
+    out = wlkit.sigmoid(x)
+    torch.testing.assert_close(out, torch.sigmoid(x), rtol=1e-14, atol=0)
+    assert torch.isfinite(out).all() and out[-2] == 0 and out[-1] == 1
+    (grad,) = torch.autograd.grad(out.sum(), x)
+    (expected,) = torch.autograd.grad(torch.sigmoid(x).sum(), x)
+    torch.testing.assert_close(grad, expected, rtol=1e-12, atol=0)
+    assert torch.isfinite(grad).all()  # exp(-x) = inf must not give inf * 0 = nan
+    torch.autograd.gradcheck(wlkit.sigmoid, torch.randn(5, 3, dtype=torch.float64,
+                                                        requires_grad=True))
+    low = torch.randn(64, 8).to(torch.bfloat16)
+    torch.testing.assert_close(wlkit.sigmoid(low).float(), torch.sigmoid(low).float(),
+                               rtol=2e-2, atol=1e-2)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_gru_cell_is_nn_gru_cell_with_its_gradients(bias):
+    torch.manual_seed(0)
+    cell = nn.GRUCell(6, 5, bias=bias).double()
+    x = torch.randn(7, 6, dtype=torch.float64, requires_grad=True)
+    h = torch.randn(7, 5, dtype=torch.float64, requires_grad=True)
+    ours, theirs = wlkit.gru_cell(x, h, cell), cell(x, h)
+    torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-12)
+    inputs = [x, h, *cell.parameters()]
+    weight = torch.randn_like(ours)
+    for a, b in zip(torch.autograd.grad((ours * weight).sum(), inputs),
+                    torch.autograd.grad((theirs * weight).sum(), inputs)):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
