@@ -32,10 +32,13 @@ class _Sigmoid(torch.autograd.Function):
 def sigmoid(x: Tensor) -> Tensor:
     """The logistic function, as ``torch.sigmoid`` (same values to 1 ulp, same gradient).
 
-    torch 2.2's CPU ``sigmoid`` kernel takes ~11 ns per float32 element on the AVX-512
-    machines measured (``exp`` takes 0.6 ns), so every gate of a GRU or LSTM cell ran at a
-    tenth of the speed of the rest; this form is ~10x faster on CPU and the same on CUDA
-    (``benchmarks/aggregators.py``).
+    Why: on the 2-core AMD EPYC of session 11, torch 2.2's CPU ``sigmoid`` kernel took
+    ~11 ns per float32 element (``exp``: 0.6 ns), so every gate of a GRU or LSTM cell ran at
+    a tenth of the speed of the rest, and this form was ~10x faster. The kernel's speed
+    depends on the machine: on session 13's machine (same CPU name, AVX-512, idle)
+    ``torch.sigmoid`` took 0.23 ns per element and this form 0.9 ns, which left LCM's step
+    within noise and made PathNN's CSL SP+ step 11% slower than ``torch.sigmoid``
+    (``benchmarks/README.md``, PathNN section). Same speed on CUDA.
 
     Examples
     --------

@@ -34,7 +34,7 @@ class CommutativeGRU(nn.Module):
     \mathrm{GRUCell}(b, a)]`, commutative by construction (input ``a``, hidden state ``b``).
 
     Both orders of all pairs go through one GRU cell evaluation (:func:`wlkit.gru_cell`:
-    ``nn.GRUCell``'s parameters and equations, with a faster sigmoid on CPU).
+    ``nn.GRUCell``'s parameters and equations, with :func:`wlkit.sigmoid`).
 
     Examples
     --------

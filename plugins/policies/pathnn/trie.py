@@ -310,7 +310,7 @@ class PathNN(nn.Module):
 def _cell_inplace(gates: Tensor, parent_c: Tensor | None) -> tuple[Tensor, Tensor]:
     """The LSTM cell on pre-activations ``gates`` [N, 4H] (g rows scaled by 2), without
     autograd: overwrites ``gates``; returns ``(h, c)``."""
-    # 1 / (1 + exp(-x)): torch.sigmoid is ~10x slower on CPU (see wlkit.sigmoid)
+    # 1 / (1 + exp(-x)): torch.sigmoid was ~10x slower on some CPUs (see wlkit.sigmoid)
     i, f, g, o = gates.neg_().exp_().add_(1.0).reciprocal_().chunk(4, dim=1)
     g.mul_(2.0).sub_(1.0)  # tanh of the unscaled pre-activation
     c = torch.mul(i, g)
@@ -326,7 +326,7 @@ class _TrieCell(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, pre: Tensor, parent_c: Tensor | None) -> tuple[Tensor, Tensor]:
-        gates = sigmoid(pre)  # wlkit.sigmoid: torch.sigmoid is ~10x slower on CPU
+        gates = sigmoid(pre)  # wlkit.sigmoid: torch.sigmoid is slow on some CPUs
         i, f, s, o = gates.chunk(4, dim=1)
         g = s * 2.0 - 1.0
         c = i * g
