@@ -11,6 +11,8 @@ nodes in the batch or on the batch's maximum degree.
 
 from __future__ import annotations
 
+from typing import Any
+
 import dgl
 import torch
 from torch import Tensor, nn
@@ -29,12 +31,77 @@ LCM_APPROXIMATE = (  # the record text of the lcm aggregator and readout
     "samples triples of messages of the batch, detached.")
 
 
+class _AdjacentPairs(torch.autograd.Function):
+    r"""``0.5 [GRUCell(l, r) + GRUCell(r, l)]`` for the adjacent rows ``l = rows[2i]``,
+    ``r = rows[2i+1]``, with ``nn.GRUCell``'s equations and a hand-written backward.
+
+    Why: with autograd, the cell's split gates, the pair swap and the final mean cost the
+    backward a concatenation, a flip and a gather per level; here the two orientations are
+    kept as two halves of one ``[2, P, .]`` tensor (half 0: input ``l``, state ``r``; half 1:
+    input ``r``, state ``l``), the pairs are read as strided views (no copy), and the
+    gradient is assembled in place. Same products as ``nn.GRUCell`` (two per orientation in
+    the forward pass, four in the backward); first-order gradients only.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, rows: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor,
+                b_hh: Tensor) -> Tensor:
+        dim = rows.shape[1]
+        left, right = rows[0::2], rows[1::2]
+        gi = rows.new_empty((2, left.shape[0], 3 * dim))
+        gh = torch.empty_like(gi)
+        torch.addmm(b_ih, left, w_ih.t(), out=gi[0])
+        torch.addmm(b_ih, right, w_ih.t(), out=gi[1])
+        torch.addmm(b_hh, right, w_hh.t(), out=gh[0])
+        torch.addmm(b_hh, left, w_hh.t(), out=gh[1])
+        reset = torch.add(gi[..., :dim], gh[..., :dim]).sigmoid_()
+        update = torch.add(gi[..., dim:2 * dim], gh[..., dim:2 * dim]).sigmoid_()
+        gh_new = gh[..., 2 * dim:]
+        new = torch.addcmul(gi[..., 2 * dim:], reset, gh_new).tanh_()
+        state = torch.stack((right, left))
+        ctx.save_for_backward(rows, state, w_ih, w_hh, reset, update, new, gh_new)
+        return torch.lerp(new, state, update).sum(0).mul_(0.5)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
+        rows, state, w_ih, w_hh, reset, update, new, gh_new = ctx.saved_tensors
+        dim, aten = rows.shape[1], torch.ops.aten
+        grad_out = grad.mul(0.5).expand(2, *grad.shape)  # both orientations, no copy
+        d_gi = rows.new_empty((2, grad.shape[0], 3 * dim))
+        d_gh = torch.empty_like(d_gi)
+        through_state = grad_out * update
+        d_new = aten.tanh_backward.grad_input(grad_out - through_state, new,
+                                              grad_input=d_gi[..., 2 * dim:])
+        aten.sigmoid_backward.grad_input(d_new * gh_new, reset, grad_input=d_gi[..., :dim])
+        aten.sigmoid_backward.grad_input(grad_out * (state - new), update,
+                                         grad_input=d_gi[..., dim:2 * dim])
+        d_gh[..., :2 * dim] = d_gi[..., :2 * dim]
+        torch.mul(d_new, reset, out=d_gh[..., 2 * dim:])
+        need = ctx.needs_input_grad
+        d_rows = d_w_ih = d_w_hh = d_b_ih = d_b_hh = None
+        if need[0]:  # l is the input of half 0 and the state of half 1; r the reverse
+            d_rows = torch.empty_like(rows)
+            d_rows[0::2] = torch.addmm(through_state[1], d_gi[0], w_ih).addmm_(d_gh[1], w_hh)
+            d_rows[1::2] = torch.addmm(through_state[0], d_gi[1], w_ih).addmm_(d_gh[0], w_hh)
+        if need[1]:
+            d_w_ih = torch.mm(d_gi[0].t(), rows[0::2]).addmm_(d_gi[1].t(), rows[1::2])
+        if need[2]:
+            d_w_hh = d_gh.flatten(0, 1).t() @ state.flatten(0, 1)
+        if need[3]:
+            d_b_ih = d_gi.sum((0, 1))
+        if need[4]:
+            d_b_hh = d_gh.sum((0, 1))
+        return d_rows, d_w_ih, d_w_hh, d_b_ih, d_b_hh
+
+
 class CommutativeGRU(nn.Module):
     r"""The binary operator :math:`a \oplus b = \tfrac12[\mathrm{GRUCell}(a, b) +
     \mathrm{GRUCell}(b, a)]`, commutative by construction (input ``a``, hidden state ``b``).
 
-    Both orders of all pairs go through one GRU cell evaluation (:func:`wlkit.gru_cell`:
-    ``nn.GRUCell``'s parameters and equations, with :func:`wlkit.sigmoid`).
+    :meth:`forward` runs both orders of all pairs through one GRU cell evaluation
+    (:func:`wlkit.gru_cell`: ``nn.GRUCell``'s parameters and equations); :meth:`adjacent`,
+    the tree's operator, runs the same equations with a hand-written backward.
 
     Examples
     --------
@@ -42,6 +109,9 @@ class CommutativeGRU(nn.Module):
     >>> op = CommutativeGRU(4)
     >>> a, b = torch.randn(3, 4), torch.randn(3, 4)
     >>> torch.allclose(op(a, b), op(b, a))
+    True
+    >>> rows = torch.stack([a, b], 1).reshape(6, 4)  # a[0], b[0], a[1], b[1], ...
+    >>> torch.allclose(op.adjacent(rows), op(a, b), atol=1e-6)
     True
     """
 
@@ -56,15 +126,15 @@ class CommutativeGRU(nn.Module):
         return 0.5 * (out[:pairs] + out[pairs:])
 
     def adjacent(self, rows: Tensor) -> Tensor:
-        r"""``rows[2i] ⊕ rows[2i+1]`` for every ``i``: [2P, dim] -> [P, dim].
-
-        Row ``2i`` of the cell's batch is ``GRUCell(l_i, r_i)`` and row ``2i+1`` is
-        ``GRUCell(r_i, l_i)``: the inputs are ``rows`` itself and the hidden states the
-        same rows with each pair swapped, so no pair is gathered or copied twice.
-        """
-        pairs = rows.view(-1, 2, rows.shape[1])
-        out = gru_cell(rows, pairs.flip(1).reshape(rows.shape), self.cell)
-        return out.view(pairs.shape).mean(1)
+        r"""``rows[2i] ⊕ rows[2i+1]`` for every ``i``: [2P, dim] -> [P, dim]."""
+        cell = self.cell
+        if torch.is_autocast_enabled() or torch.is_autocast_cpu_enabled():
+            # under autocast the products run in bf16/fp16: let autograd track the dtypes
+            pairs = rows.view(-1, 2, rows.shape[1])
+            out = gru_cell(rows, pairs.flip(1).reshape(rows.shape), cell)
+            return out.view(pairs.shape).mean(1)
+        return _AdjacentPairs.apply(rows, cell.weight_ih, cell.weight_hh, cell.bias_ih,
+                                    cell.bias_hh)
 
 
 def tree_reduce(values: Tensor, lengths: Tensor, combine, identity: Tensor) -> Tensor:

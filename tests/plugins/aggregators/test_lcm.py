@@ -152,3 +152,33 @@ def test_the_model_adds_the_regulariser_of_aggregators_and_of_the_lcm_readout():
     assert sorted(m.assoc_weight for m in found) == [1.0, 2.0]  # the layer's and the readout's
     expected = sum(m.auxiliary_loss() for m in found)
     torch.testing.assert_close(model.auxiliary_loss(), expected)
+
+
+def test_adjacent_pairs_match_autograd_through_gru_cell_in_value_and_every_gradient():
+    import wlkit
+
+    torch.manual_seed(0)
+    op = CommutativeGRU(5).double()
+    rows = torch.randn(12, 5, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(6, 5, dtype=torch.float64)  # a loss that weighs the outputs unevenly
+    params = [rows, *op.cell.parameters()]
+    fused = op.adjacent(rows)
+    swapped = rows.view(6, 2, 5).flip(1).reshape(12, 5)
+    expected = wlkit.gru_cell(rows, swapped, op.cell).view(6, 2, 5).mean(1)
+    torch.testing.assert_close(fused, expected, rtol=1e-12, atol=1e-12)
+    ours = torch.autograd.grad((fused * weight).sum(), params)
+    theirs = torch.autograd.grad((expected * weight).sum(), params)
+    for a, b in zip(ours, theirs):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+    assert torch.autograd.gradcheck(
+        lambda r, *p: op.adjacent(r), (rows, *op.cell.parameters()))
+
+
+def test_adjacent_pairs_under_cpu_autocast_train_in_bf16():
+    torch.manual_seed(0)
+    lcm = LCMAggregator(8)
+    messages = torch.randn(40, 8, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = lcm(dgl.rand_graph(9, 40), messages)
+    out.float().sum().backward()
+    assert torch.isfinite(messages.grad).all() and lcm.combine.cell.weight_ih.grad is not None
