@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import os
 
-from wlkit.cli.options import add_overrides, add_quiet
+from wlkit.cli.options import add_overrides, add_quiet, quiet_environment
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -25,10 +24,9 @@ def run(args: argparse.Namespace) -> int:
     from wlkit.pipeline import load_pipeline
     from wlkit.runner import run_pipeline
 
-    if args.quiet:
-        os.environ["WLKIT_QUIET"] = "1"  # also silences per-graph preprocessing bars
-    pipeline = load_pipeline(args.pipeline, args.overrides)
-    if args.resume and args.out:
-        raise WlkitError("--resume continues in RUN_DIR; do not combine it with --out")
-    run_pipeline(pipeline, out=args.out, progress=not args.quiet, resume=args.resume)
+    with quiet_environment(args.quiet):  # also silences per-graph preprocessing bars
+        pipeline = load_pipeline(args.pipeline, args.overrides)
+        if args.resume and args.out:
+            raise WlkitError("--resume continues in RUN_DIR; do not combine it with --out")
+        run_pipeline(pipeline, out=args.out, progress=not args.quiet, resume=args.resume)
     return 0

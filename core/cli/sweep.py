@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import os
 
-from wlkit.cli.options import add_overrides, add_quiet
+from wlkit.cli.options import add_overrides, add_quiet, quiet_environment
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -48,12 +47,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    with quiet_environment(args.quiet):
+        return _sweep(args)
 
+
+def _sweep(args: argparse.Namespace) -> int:
     from wlkit.errors import WlkitError
     from wlkit.tools import sweep
 
-    if args.quiet:
-        os.environ["WLKIT_QUIET"] = "1"
     if args.workers < 0:
         raise WlkitError(f"--workers {args.workers}: must be >= 0")
     if args.join:

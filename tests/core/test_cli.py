@@ -118,8 +118,9 @@ model: {layer: gin, aggregator: sum, num_layers: 2, hidden: 8, readout: sum}
 def test_separate_in_a_log_writes_lines_not_carriage_returns(tmp_path):
     pipeline = tmp_path / "sep.yaml"
     pipeline.write_text(SEPARATE_PIPELINE)
+    # WLKIT_QUIET=0: a quiet setting of the environment running the tests must not hide the bar
     result = wlkit("separate", str(pipeline), "--suite", "classic", "--relabelings", "12",
-                   "--output-dim", "4", "--out", str(tmp_path / "a"))
+                   "--output-dim", "4", "--out", str(tmp_path / "a"), env={"WLKIT_QUIET": "0"})
     assert result.returncode == 0, result.stderr
     assert "\r" not in result.stdout + result.stderr
     bar = [line for line in result.stderr.splitlines() if line.startswith("separate classic:")]
@@ -222,3 +223,19 @@ def test_a_closed_pipe_ends_quietly():
     proc.stdout.close()
     err = proc.stderr.read().decode()
     assert proc.wait() == 141 and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("before", [None, "0", "1"])
+def test_quiet_environment_lasts_for_the_command_only(monkeypatch, before):
+    from wlkit.cli.options import quiet_environment
+
+    if before is None:
+        monkeypatch.delenv("WLKIT_QUIET", raising=False)
+    else:
+        monkeypatch.setenv("WLKIT_QUIET", before)
+    with quiet_environment(True):
+        assert os.environ["WLKIT_QUIET"] == "1"
+    assert os.environ.get("WLKIT_QUIET") == before
+    with pytest.raises(RuntimeError), quiet_environment(True):
+        raise RuntimeError("a failing command restores it too")
+    assert os.environ.get("WLKIT_QUIET") == before
