@@ -43,6 +43,7 @@ if __package__ in (None, ""):
 
 from benchmarks import common
 from benchmarks.common import fmt, table
+from wlkit import atomic_write_json, sigmoid
 from wlkit.model.build import instantiate
 
 HERE = Path(__file__).resolve().parent
@@ -280,6 +281,20 @@ def compare(title: str, spec: dict, side_a: dict, side_b: dict, args,
     return row
 
 
+def elementwise_kernels(args) -> list[dict]:
+    """ns per float32 element of the gate non-linearities on [edges, dim] (forward only):
+    their speed differs between CPUs (``wlkit.sigmoid``'s docstring), so the file says which
+    form was faster on the machine that produced it."""
+    x = torch.randn(args.edges, args.dim, device=args.device)
+    kernels = {"torch.sigmoid": torch.sigmoid, "wlkit.sigmoid (exp form)": sigmoid,
+               "torch.tanh": torch.tanh, "torch.exp": torch.exp}
+    times = common.alternate({name: (lambda f=f: f(x)) for name, f in kernels.items()},
+                             max(args.repeats, 9), args.warmup,
+                             sync=lambda: synchronize(args.device))
+    return [{"kernel": name, "ns_per_element": 1e9 * statistics.median(v) / x.numel(),
+             "times_s": v} for name, v in times.items()]
+
+
 def machine_info(args) -> dict:
     """:func:`benchmarks.common.machine_info` plus this script's device and flat versions."""
     info = common.machine_info(args.threads)
@@ -368,13 +383,15 @@ def main() -> None:
             f"{op}: plugin vs update_all", basic_spec, {"impl": "wlkit", "name": op},
             {"impl": "dgl_builtin", "name": op}, args, memory=False))
 
+    rows["kernels"] = elementwise_kernels(args)
+
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"machine": info, "settings": {
+    atomic_write_json(args.out, {"machine": info, "settings": {
         "dim": args.dim, "edges": args.edges, "repeats": args.repeats, "warmup": args.warmup,
         "timing": "forward+backward, median, sides alternated",
         "memory": "peak RSS above baseline in a fresh process (CPU) / "
                   "max_memory_allocated (CUDA), one forward+backward"},
-        "results": rows}, indent=2))
+        "results": rows})
 
     print("\nLCM vs recurrent (GRU), forward+backward. cells: GRU-cell evaluations (LCM "
           "evaluates both orders of every pair); depth: dependent cell calls. 'packed' is one "
@@ -408,6 +425,9 @@ def main() -> None:
                   fmt(a.get("b_peak_mb"), 1)]
                  for a, b in zip(rows["lcm_vs_sage_lstm"],
                                  rows["recurrent_lstm_vs_sage_lstm"])]))
+    print("\nGate non-linearities, forward, ns per float32 element on "
+          f"[{args.edges}, {args.dim}]: " + ", ".join(
+              f"{r['kernel']} {r['ns_per_element']:.2f}" for r in rows["kernels"]))
     print(f"\nBasic aggregators through the plugin path (aggregate_neighbours) vs DGL's "
           f"update_all(copy_u, op), {basic_spec['nodes']} nodes, {basic_spec['edges']} edges "
           "(goal: ratio <= 1.0)")

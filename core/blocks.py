@@ -36,9 +36,9 @@ def sigmoid(x: Tensor) -> Tensor:
     ~11 ns per float32 element (``exp``: 0.6 ns), so every gate of a GRU or LSTM cell ran at
     a tenth of the speed of the rest, and this form was ~10x faster. The kernel's speed
     depends on the machine: on session 13's machine (same CPU name, AVX-512, idle)
-    ``torch.sigmoid`` took 0.23 ns per element and this form 0.9 ns, which left LCM's step
-    within noise and made PathNN's CSL SP+ step 11% slower than ``torch.sigmoid``
-    (``benchmarks/README.md``, PathNN section). Same speed on CUDA.
+    ``torch.sigmoid`` took 0.23-0.28 ns per element and this form 0.9-1.5 ns, and PathNN's
+    CSL SP+ step was 11% faster with ``torch.sigmoid``; ``benchmarks/aggregators.py`` times
+    both forms on the machine it runs on (``benchmarks/README.md``). Same speed on CUDA.
 
     Examples
     --------

@@ -131,3 +131,18 @@ def test_runner_refuses_an_unknown_name(capsys):
     with pytest.raises(SystemExit):
         run.main(["nonesuch"])
     assert "unknown benchmark" in capsys.readouterr().err
+
+
+def test_aggregator_headline_applies_the_issue_goals_and_lists_the_kernels():
+    result = {"results": {
+        "basic_vs_dgl": [{"comparison": "sum: plugin vs update_all", "ratio": 1.02,
+                          "graph": {}}],
+        "lcm_vs_pyg": [{"comparison": "lcm vs PyG", "ratio": 0.99, "graph": {"degree": 8}}],
+        "lcm_vs_gru": [{"comparison": "lcm vs gru", "ratio": 1.5, "graph": {"degree": 8}}],
+        "kernels": [{"kernel": "torch.sigmoid", "ns_per_element": 0.25, "times_s": [0.1]}]}}
+    rows = {row["case"]: row for row in run._aggregators_headline(result)}
+    assert rows["sum: plugin vs update_all"]["meets_goal"] is False  # 1.02 > 1.0
+    assert rows["lcm vs PyG, degree 8"]["goal"] == "<= 1.0"
+    assert rows["lcm vs PyG, degree 8"]["meets_goal"] is True
+    assert rows["lcm vs gru, degree 8"]["goal"] is None
+    assert rows["kernel torch.sigmoid"]["value"] == 0.25
