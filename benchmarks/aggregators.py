@@ -1,5 +1,7 @@
 """Aggregator benchmarks: LCM against recurrent aggregation, PyG's LCM and DGL's LSTM
-SAGEConv; the fused basic aggregators against DGL's built-in message passing.
+SAGEConv; the fused basic aggregators against DGL's built-in message passing; and the time
+per element of the gate non-linearities (``torch.sigmoid``, the ``exp`` form of
+``wlkit.sigmoid``, ``torch.tanh``), whose relative speed differs between CPUs.
 
 Every comparison times forward + backward on the same inputs, alternating which side goes
 first (AB, BA, AB, ...), and reports medians; peak memory is measured
