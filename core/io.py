@@ -230,6 +230,35 @@ def _discard(path: Path, created: list[Path], before: set[Path],
         pass  # cleaning up must never hide the error that stopped the command
 
 
+# ------------------------------------------------------------------------ environment
+@contextlib.contextmanager
+def environment_variable(name: str, value: str | None) -> Iterator[None]:
+    """``os.environ[name] = value`` for the block (``None``: left as it is), restored after,
+    also when the block raises, so an in-process command does not leak its settings.
+
+    Examples
+    --------
+    >>> import os
+    >>> with environment_variable("WLKIT_EXAMPLE", "1"):
+    ...     os.environ["WLKIT_EXAMPLE"]
+    '1'
+    >>> "WLKIT_EXAMPLE" in os.environ
+    False
+    """
+    if value is None:
+        yield
+        return
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
 # ------------------------------------------------------------------------ progress
 def is_terminal(stream: TextIO | None = None) -> bool:
     """Whether ``stream`` (default ``sys.stderr``, where progress goes) is a terminal."""

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-from collections.abc import Iterator
 
 QUIET_HELP = ("no progress output (bars, per-step lines); the final summary, table and the "
               "paths of the results still print")
@@ -21,18 +19,10 @@ def add_quiet(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help=QUIET_HELP)
 
 
-@contextlib.contextmanager
-def quiet_environment(quiet: bool) -> Iterator[None]:
+def quiet_environment(quiet: bool) -> contextlib.AbstractContextManager[None]:
     """``WLKIT_QUIET=1`` for the command's duration when ``quiet`` (the per-graph
     preprocessing bars and child processes read it), restored afterwards, so a command run
     in-process with ``--quiet`` does not silence the next one."""
-    before = os.environ.get("WLKIT_QUIET")
-    if quiet:
-        os.environ["WLKIT_QUIET"] = "1"
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop("WLKIT_QUIET", None)
-        else:
-            os.environ["WLKIT_QUIET"] = before
+    from wlkit.io import environment_variable
+
+    return environment_variable("WLKIT_QUIET", "1" if quiet else None)

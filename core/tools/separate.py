@@ -1063,23 +1063,11 @@ def plot_separation(result: dict[str, Any], path: str | Path) -> None:
 ALL_SUITES = "all"
 
 
-@contextlib.contextmanager
-def _wl_data(root: str | Path | None) -> Iterator[None]:
+def _wl_data(root: str | Path | None) -> contextlib.AbstractContextManager[None]:
     """``$WLKIT_WL_DATA`` set to ``root`` (when given) for the file suites' folder lookup."""
-    import os
+    from wlkit.io import environment_variable
 
-    if root is None:
-        yield
-        return
-    before = os.environ.get("WLKIT_WL_DATA")
-    os.environ["WLKIT_WL_DATA"] = str(root)
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop("WLKIT_WL_DATA", None)
-        else:
-            os.environ["WLKIT_WL_DATA"] = before
+    return environment_variable("WLKIT_WL_DATA", None if root is None else str(root))
 
 
 def collect_suites(root: str | Path | None, registry: Registry,
