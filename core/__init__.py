@@ -113,6 +113,7 @@ _LAZY: dict[str, str] = {
     "LAYER_ACTIVATIONS": "wlkit.blocks",
     "layer_activation": "wlkit.blocks",
     "edge_index": "wlkit.blocks",
+    "segment_ids": "wlkit.blocks",
     "segment_reduce": "wlkit.blocks",
     "sigmoid": "wlkit.blocks",
     "gru_cell": "wlkit.blocks",
@@ -143,6 +144,7 @@ if _TYPE_CHECKING:
         gru_cell,
         layer_activation,
         mlp,
+        segment_ids,
         segment_reduce,
         sigmoid,
     )
@@ -238,6 +240,7 @@ __all__ = [
     "cache_root",
     "content_key",
     "edge_index",
+    "segment_ids",
     "segment_reduce",
     "get_registry",
     "gru_cell",

@@ -547,5 +547,6 @@ class SubgraphPolicy(abc.ABC):
 
 def node_offsets(graphs: list[Any]) -> Tensor:
     """Offset of each graph's first node in ``dgl.batch(graphs)`` (for index shifting)."""
-    counts = torch.tensor([g.num_nodes() for g in graphs], dtype=torch.long)
+    device = graphs[0].device if graphs else torch.device("cpu")
+    counts = torch.tensor([g.num_nodes() for g in graphs], dtype=torch.long, device=device)
     return torch.cumsum(counts, 0) - counts

@@ -104,9 +104,14 @@ class GCNLayer(nn.Module):
     def forward(self, graph: dgl.DGLGraph, h: Tensor, edge_feats: Tensor | None = None) -> Tensor:
         with graph.local_scope():
             hw = self.linear(h)
-            in_norm = (graph.in_degrees().float() + 1).rsqrt().unsqueeze(-1)
-            out_norm = (graph.out_degrees().float() + 1).rsqrt().unsqueeze(-1)
             src, dst = edge_index(graph)
+            # degrees + 1 (the self-loop) from the edge index: DGL's in_degrees() and
+            # out_degrees() each read a count back from the device (2 syncs per layer)
+            ones = torch.ones(src.shape[0], device=h.device)
+            in_norm = torch.ones(h.shape[0], device=h.device).index_add_(
+                0, dst, ones).rsqrt().unsqueeze(-1)
+            out_norm = torch.ones(h.shape[0], device=h.device).index_add_(
+                0, src, ones).rsqrt().unsqueeze(-1)
             messages = hw[src] * out_norm[src] * in_norm[dst]
             out = self.aggregator(graph, messages) + hw * in_norm.square()
             return out + self.bias if self.bias is not None else out

@@ -19,21 +19,29 @@ from wlkit.model.graph_model import GraphModel
 
 
 def masked_loss(kind: str, pred: Tensor, target: Tensor) -> Tensor:
-    """Loss of ``kind``; NaN targets (missing labels, as in OGB) are masked out."""
+    """Loss of ``kind``; NaN targets (missing labels, as in OGB) are masked out.
+
+    The mask weights the elementwise loss (mean over the known targets; 0, still connected
+    to the graph, when none is known) instead of gathering the known entries, so the loss
+    has no data-dependent shape and no host sync. Without missing targets it is bit-for-bit
+    the unmasked mean (the same sum divided by the same count), gradient included.
+    """
     if kind == "cross_entropy":
         return F.cross_entropy(pred, target.view(-1).long())
     target = target.view(pred.shape).to(pred.dtype)
     missing = torch.isnan(target)
-    if bool(missing.any()):  # else no masking: two boolean gathers fewer per step
-        known = ~missing
-        if not bool(known.any()):
-            return pred.sum() * 0.0  # keeps the graph connected for DDP
-        pred, target = pred[known], target[known]
-    if kind == "bce":
-        return F.binary_cross_entropy_with_logits(pred, target)
+    known = (~missing).to(pred.dtype)
+    target = torch.where(missing, 0.0, target)
+    count = known.sum().clamp(min=1.0)
+    if kind == "bce":  # the weighted mean's kernel, rescaled by 1.0 without missing targets:
+        # bit for bit the plain loss's gradient too (its backward divides in another order)
+        loss = F.binary_cross_entropy_with_logits(pred, target, weight=known)
+        return loss * (known.numel() / count)
     if kind == "l1":
-        return F.l1_loss(pred, target)
-    return F.mse_loss(pred, target)
+        loss = F.l1_loss(pred, target, reduction="none")
+    else:
+        loss = F.mse_loss(pred, target, reduction="none")
+    return (loss * known).sum() / count
 
 
 class NonFiniteLoss(WlkitError):
@@ -67,6 +75,7 @@ class GraphPredictionModule(L.LightningModule):
         self._epoch_counts: dict[str, int] = {}
         self._epoch_logged = False
         self._aux_sources: list[Any] | None = None  # see _auxiliary_loss
+        self._first_bad: tuple[Tensor, Tensor] | None = None  # see _watch_finite
 
     def forward(self, graph: Any, policy_batch: Any = None) -> Tensor:
         return self.model(graph, policy_batch)
@@ -78,15 +87,36 @@ class GraphPredictionModule(L.LightningModule):
         if aux is not None:
             self._accumulate("train_aux_loss", aux, graph.batch_size)
             loss = loss + aux
-        if not bool(torch.isfinite(loss)):
-            raise NonFiniteLoss(f"the training loss became {float(loss)} at epoch "
-                                f"{self.current_epoch}, step {self.global_step}")
+        self._watch_finite(loss)
         self._accumulate("train_loss", loss, graph.batch_size)
         trainer = self._trainer
-        if trainer is not None and (trainer.is_last_batch
-                                    or batch_idx + 1 >= trainer.num_training_batches):
+        if trainer is None:
+            self._check_finite()  # a step outside a fit: no epoch end to wait for
+        elif trainer.is_last_batch or batch_idx + 1 >= trainer.num_training_batches:
+            self._check_finite()  # before validation sees the weights
             self._log_epoch_losses()  # here, so callbacks see it in on_train_epoch_end
         return loss
+
+    # A NaN/inf loss stops the seed. Asking ``bool(isfinite(loss))`` every step waits for
+    # the device every step; the first bad step and its loss are kept on the device
+    # instead and read once, at the epoch's last batch (before validation and any
+    # checkpoint), so a diverged model is never scored or saved.
+
+    def _watch_finite(self, loss: Tensor) -> None:
+        value = loss.detach().float()
+        first = self._first_bad
+        if first is None:
+            first = (torch.full((), -1, dtype=torch.long, device=value.device),
+                     torch.zeros((), device=value.device))
+        bad = ~torch.isfinite(value) & (first[0] < 0)
+        step = torch.full((), self.global_step, dtype=torch.long, device=value.device)
+        self._first_bad = (torch.where(bad, step, first[0]), torch.where(bad, value, first[1]))
+
+    def _check_finite(self) -> None:
+        first, self._first_bad = self._first_bad, None
+        if first is not None and int(first[0]) >= 0:  # one read per epoch
+            raise NonFiniteLoss(f"the training loss became {float(first[1])} at epoch "
+                                f"{self.current_epoch}, step {int(first[0])}")
 
     # Training losses are logged once per epoch: ``train_loss`` (and ``train_aux_loss``) is the
     # epoch's mean over its training graphs. ``self.log`` in every step cost ~0.65 ms a step
@@ -112,6 +142,7 @@ class GraphPredictionModule(L.LightningModule):
         self._epoch_sums, self._epoch_counts, self._epoch_logged = {}, {}, False
 
     def on_train_epoch_end(self) -> None:
+        self._check_finite()
         self._log_epoch_losses()  # if the epoch ended before a batch known to be its last
 
     def on_fit_start(self) -> None:

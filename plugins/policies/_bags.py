@@ -84,7 +84,7 @@ class Bag:
         )
 
     def subgraphs_per_graph(self) -> Tensor:
-        return torch.bincount(self.subgraph_graph, minlength=self.num_graphs)
+        return _counts(self.subgraph_graph, self.num_graphs)
 
     def dgl_graph(self, graph: dgl.DGLGraph, edge_features: bool) -> dgl.DGLGraph:
         """The bag as a batched DGL graph (one "graph" per subgraph).
@@ -95,14 +95,20 @@ class Bag:
         num_nodes = int(self.node_index.numel())
         bag = dgl.graph((self.edge_src, self.edge_dst), num_nodes=num_nodes,
                         device=self.node_index.device)
-        sizes = torch.bincount(self.node_subgraph, minlength=self.num_subgraphs)
-        edge_counts = torch.bincount(self.node_subgraph[self.edge_src],
-                                     minlength=self.num_subgraphs)
+        sizes = _counts(self.node_subgraph, self.num_subgraphs)
+        edge_counts = _counts(self.node_subgraph[self.edge_src], self.num_subgraphs)
         bag.set_batch_num_nodes(sizes)
         bag.set_batch_num_edges(edge_counts)
         if edge_features and "feat" in graph.edata:
             bag.edata["feat"] = graph.edata["feat"][self.edge_index]
         return bag
+
+
+def _counts(index: Tensor, size: int) -> Tensor:
+    """``torch.bincount(index, minlength=size)`` for ``index < size``, without its host sync
+    (bincount's output length depends on the values)."""
+    return torch.zeros(size, dtype=torch.long, device=index.device).index_add_(
+        0, index, torch.ones_like(index))
 
 
 def sample_subgraphs(subgraph_graph: Tensor, num_graphs: int, fraction: float,

@@ -207,24 +207,29 @@ def collate_bags(graphs: list[dgl.DGLGraph], prepared: list[dict[str, Tensor]]) 
     Node ids move by each graph's node offset in the batched graph, edge ids by its edge
     offset, and arc endpoints by the first bag node of their subgraph.
     """
+    node_off = node_offsets(graphs)
+    device = node_off.device  # the loader's (the graphs' and prepared tensors') device
+
     def cat(key: str) -> Tensor:
         return (torch.cat([p[key] for p in prepared]) if prepared
-                else torch.zeros(0, dtype=torch.long))
+                else torch.zeros(0, dtype=torch.long, device=device))
 
-    node_off = node_offsets(graphs)
-    edge_counts = torch.tensor([g.num_edges() for g in graphs], dtype=torch.long)
+    def lengths(values: list[int]) -> Tensor:
+        return torch.tensor(values, dtype=torch.long, device=device)
+
+    edge_counts = lengths([g.num_edges() for g in graphs])
     edge_off = torch.cumsum(edge_counts, 0) - edge_counts
-    subs_per_graph = torch.tensor([len(p["sizes"]) for p in prepared], dtype=torch.long)
+    subs_per_graph = lengths([len(p["sizes"]) for p in prepared])
     sizes = cat("sizes")
     arc_counts = cat("arc_counts")
     num_sub = len(sizes)
-    node_subgraph = torch.repeat_interleave(torch.arange(num_sub), sizes)
-    arc_subgraph = torch.repeat_interleave(torch.arange(num_sub), arc_counts)
+    node_subgraph = torch.repeat_interleave(torch.arange(num_sub, device=device), sizes)
+    arc_subgraph = torch.repeat_interleave(torch.arange(num_sub, device=device), arc_counts)
     sub_start = torch.cumsum(sizes, 0) - sizes
-    nodes_per_graph = torch.tensor([len(p["nodes"]) for p in prepared], dtype=torch.long)
-    arcs_per_graph = torch.tensor([len(p["arcs"]) for p in prepared], dtype=torch.long)
+    nodes_per_graph = lengths([len(p["nodes"]) for p in prepared])
+    arcs_per_graph = lengths([len(p["arcs"]) for p in prepared])
     roots = cat("roots")
-    mark = torch.zeros(len(node_subgraph), dtype=torch.long)
+    mark = torch.zeros(len(node_subgraph), dtype=torch.long, device=device)
     rooted = roots >= 0
     mark[sub_start[rooted] + roots[rooted]] = 1
     return Bag(
@@ -234,7 +239,8 @@ def collate_bags(graphs: list[dgl.DGLGraph], prepared: list[dict[str, Tensor]]) 
         edge_index=cat("arcs") + torch.repeat_interleave(edge_off, arcs_per_graph),
         edge_src=cat("arc_src") + sub_start[arc_subgraph],
         edge_dst=cat("arc_dst") + sub_start[arc_subgraph],
-        subgraph_graph=torch.repeat_interleave(torch.arange(len(graphs)), subs_per_graph),
+        subgraph_graph=torch.repeat_interleave(torch.arange(len(graphs), device=device),
+                                               subs_per_graph),
         num_graphs=len(graphs),
     )
 

@@ -156,10 +156,12 @@ class NodeMarkingPolicy(SubgraphPolicy):
     def collate(self, graphs: list[dgl.DGLGraph],
                 prepared: list[dict[str, Tensor]]) -> MarkedTuples:
         offsets = node_offsets(graphs)
-        counts = torch.tensor([len(p["tuples"]) for p in prepared], dtype=torch.long)
+        device = offsets.device
+        counts = torch.tensor([len(p["tuples"]) for p in prepared], dtype=torch.long,
+                              device=device)
         tuples = (torch.cat([p["tuples"] for p in prepared]) if prepared
-                  else torch.zeros(0, self.marked, dtype=torch.long))
-        tuple_graph = torch.repeat_interleave(torch.arange(len(graphs)), counts)
+                  else torch.zeros(0, self.marked, dtype=torch.long, device=device))
+        tuple_graph = torch.repeat_interleave(torch.arange(len(graphs), device=device), counts)
         # host-side sizes (numpy, no tensor): the chunks cost the data loader no sync
         copy_sizes = np.repeat([g.num_nodes() for g in graphs],
                                [len(p["tuples"]) for p in prepared])

@@ -403,15 +403,19 @@ class PpgnPolicy(SubgraphPolicy):
         # on the CPU, vectorised over the batch: the batch carries every index forward needs
         counts = [int(g.num_nodes()) for g in graphs]
         n, total = max(counts, default=0), sum(counts)
-        sizes = torch.tensor(counts, dtype=torch.long)
-        node_graph = torch.repeat_interleave(torch.arange(len(graphs)), sizes, output_size=total)
-        node_local = torch.arange(total) - (torch.cumsum(sizes, 0) - sizes)[node_graph]
-        local = torch.arange(n)
+        device = graphs[0].device if graphs else torch.device("cpu")
+        sizes = torch.tensor(counts, dtype=torch.long, device=device)
+        node_graph = torch.repeat_interleave(torch.arange(len(graphs), device=device), sizes,
+                                             output_size=total)
+        node_local = (torch.arange(total, device=device)
+                      - (torch.cumsum(sizes, 0) - sizes)[node_graph])
+        local = torch.arange(n, device=device)
         real = ((local[None, :, None] < sizes[:, None, None])
                 & (local[None, None, :] < sizes[:, None, None]))
         ends = [g.edges() for g in graphs]
-        src = torch.cat([e[0] for e in ends]) if ends else torch.zeros(0, dtype=torch.long)
-        dst = torch.cat([e[1] for e in ends]) if ends else torch.zeros(0, dtype=torch.long)
+        none = torch.zeros(0, dtype=torch.long, device=device)
+        src = torch.cat([e[0] for e in ends]) if ends else none
+        dst = torch.cat([e[1] for e in ends]) if ends else none
         return PpgnBatch(sizes, node_graph, node_local, n,
                          torch.nonzero(real.reshape(-1)).flatten(),
                          torch.nonzero(src != dst).flatten())

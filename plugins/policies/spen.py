@@ -451,7 +451,9 @@ def collate_prepared(graphs: list[Any], prepared: list[dict[str, Tensor]]) -> Sp
     if len(graphs) != len(prepared):
         raise ValueError(f"spen: {len(graphs)} graphs but {len(prepared)} prepared entries")
     node_off = node_offsets(graphs)
-    pair_counts = torch.tensor([len(p["pair_nodes"]) for p in prepared], dtype=torch.long)
+    device = node_off.device
+    pair_counts = torch.tensor([len(p["pair_nodes"]) for p in prepared], dtype=torch.long,
+                               device=device)
     pair_off = torch.cumsum(pair_counts, 0) - pair_counts
     sizes = torch.cat([p["sizes"] for p in prepared])
     members = torch.cat([p["members"] + node_off[i] for i, p in enumerate(prepared)])
@@ -460,14 +462,15 @@ def collate_prepared(graphs: list[Any], prepared: list[dict[str, Tensor]]) -> Sp
     edge_pair = torch.cat([torch.where(p["edge_pairs"] >= 0, p["edge_pairs"] + pair_off[i], -1)
                            for i, p in enumerate(prepared)])
     subgraph_graph = torch.repeat_interleave(
-        torch.arange(len(prepared)), torch.tensor([len(p["sizes"]) for p in prepared]))
+        torch.arange(len(prepared), device=device),
+        torch.tensor([len(p["sizes"]) for p in prepared], device=device))
     member_start = torch.cumsum(sizes, 0) - sizes
     entry_start = torch.cumsum(sizes * sizes, 0) - sizes * sizes
     groups = []
     for size in torch.unique(sizes).tolist():
         sel = torch.nonzero(sizes == size).flatten()
-        nodes = members[member_start[sel, None] + torch.arange(size)]
-        pairs = entries[entry_start[sel, None] + torch.arange(size * size)]
+        nodes = members[member_start[sel, None] + torch.arange(size, device=device)]
+        pairs = entries[entry_start[sel, None] + torch.arange(size * size, device=device)]
         groups.append(SpenGroup(size, sel, nodes, pairs.view(-1, size, size)))
     num_nodes = int(sum(g.num_nodes() for g in graphs))
     return SpenBatch(

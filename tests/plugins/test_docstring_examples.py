@@ -10,7 +10,8 @@ import pytest
 MODULES = [
     *(f"wlkit.plugins.aggregators.{m}"
       for m in ("_segments", "basic", "pna", "deepsets", "genpool", "lcm", "recurrent")),
-    *(f"wlkit.plugins.readouts.{m}" for m in ("basic", "sets", "attention", "target")),
+    *(f"wlkit.plugins.readouts.{m}"
+      for m in ("basic", "sets", "attention", "set_attention", "target")),
     "wlkit.datasets.sets",
 ]
 

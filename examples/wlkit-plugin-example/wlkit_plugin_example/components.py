@@ -18,6 +18,7 @@ from wlkit import (
     Readout,
     SubgraphPolicy,
     node_offsets,
+    segment_reduce,
 )
 
 
@@ -114,8 +115,8 @@ class SumMaxReadout(Readout):
 
     def pool(self, graph: dgl.DGLGraph, feats: Tensor) -> Tensor:
         sizes = graph.batch_num_nodes()
-        return torch.cat([dgl.ops.segment_reduce(sizes, feats, self.first),
-                          dgl.ops.segment_reduce(sizes, feats, "max")], dim=-1)
+        return torch.cat([segment_reduce(sizes, feats, self.first),
+                          segment_reduce(sizes, feats, "max")], dim=-1)
 
 
 class DegreeOneHot(PositionalEncoding):
@@ -263,4 +264,4 @@ class MarkedCopiesModel(nn.Module):
         h = self.node_input(graph)[batch["node"]]
         h = h + batch["root"].unsqueeze(-1).to(h.dtype) * self.mark
         copies = self.per_copy(self.readout(bag, self.stack(bag, h)))
-        return dgl.ops.segment_reduce(batch["copies"], copies, self.pool)
+        return segment_reduce(batch["copies"], copies, self.pool)

@@ -140,6 +140,7 @@ class PathPolicy(SubgraphPolicy):
         """``{"layers": [[{node, parent, dist, edge} per step j] per length l]}``, shifted;
         with edge features also ``edge_pair`` (each batched edge's pair) and ``num_pairs``."""
         node_shift = node_offsets(graphs)
+        device = node_shift.device
         batch: dict[str, Any] = {}
         with_edges = all("edge_pair" in p for p in prepared)
         if with_edges:  # pair ids shift by the pairs of the graphs before
@@ -147,7 +148,7 @@ class PathPolicy(SubgraphPolicy):
             pair_shift = torch.cumsum(pairs, 0) - pairs
             edge_pair = torch.cat([p["edge_pair"] for p in prepared]).long()
             shift = torch.repeat_interleave(pair_shift, torch.tensor(
-                [len(p["edge_pair"]) for p in prepared], dtype=torch.long))
+                [len(p["edge_pair"]) for p in prepared], dtype=torch.long, device=device))
             batch["edge_pair"] = torch.where(edge_pair >= 0, edge_pair + shift, edge_pair)
             batch["num_pairs"] = int(pairs.sum())
         layers = []
@@ -162,7 +163,8 @@ class PathPolicy(SubgraphPolicy):
                                      f"batch has no {key}; it was prepared with other "
                                      "settings\n    hint: delete the policy cache under "
                                      "$WLKIT_CACHE_DIR")
-                counts = torch.tensor([len(p[key]) for p in prepared], dtype=torch.long)
+                counts = torch.tensor([len(p[key]) for p in prepared], dtype=torch.long,
+                                      device=device)
                 step = {"node": _shifted(prepared, key, node_shift, counts)}
                 if j > 0:
                     shift = torch.cumsum(above, 0) - above
