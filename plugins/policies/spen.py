@@ -582,13 +582,17 @@ class SpenBody(nn.Module):
 
     def initial_pairs(self, graph: Any, batch: SpenBatch) -> Tensor:
         """[P, hidden] initial pair states."""
-        kind = (batch.pair_edges > 0).long()
-        kind[batch.pair_nodes[:, 0] == batch.pair_nodes[:, 1]] = 2
+        # masks by value (where, multiply), not by indexing: no host sync
+        kind = torch.where(batch.pair_nodes[:, 0] == batch.pair_nodes[:, 1], 2,
+                           (batch.pair_edges > 0).long())
         p = self.pair_type(kind)
-        on = torch.nonzero(batch.edge_pair >= 0).flatten()
-        if self.edge_encoder is not None and len(on):
-            # parallel edges add up, so the result does not depend on the edge order
-            p = p.index_add(0, batch.edge_pair[on], self.edge_encoder(graph.edata["feat"][on]))
+        if self.edge_encoder is not None and p.shape[0] > 0:
+            # parallel edges add up, so the result does not depend on the edge order; edges
+            # without a pair add exact zeros to pair 0
+            on = batch.edge_pair >= 0
+            encoded = self.edge_encoder(graph.edata["feat"])
+            p = p.index_add(0, batch.edge_pair.clamp(min=0),
+                            encoded * on.unsqueeze(-1).to(encoded.dtype))
         return p
 
     def forward(self, graph: Any, batch: SpenBatch) -> Tensor:
@@ -624,7 +628,9 @@ class SpenBody(nn.Module):
             xs, ps = self._subgraph_tensors(group, x, p, adjacency)
             pooled = pooled.index_add(0, batch.subgraph_graph[group.subgraphs],
                                       self.invariant(xs, ps, classes[group.size]))
-        per_graph = torch.bincount(batch.subgraph_graph, minlength=batch.num_graphs)
+        per_graph = torch.zeros(batch.num_graphs, dtype=torch.long,
+                                device=pooled.device).index_add_(
+            0, batch.subgraph_graph, torch.ones_like(batch.subgraph_graph))
         return pooled / per_graph.clamp(min=1)[:, None].to(pooled.dtype)
 
 

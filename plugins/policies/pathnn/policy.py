@@ -138,7 +138,9 @@ class PathPolicy(SubgraphPolicy):
 
     def collate(self, graphs: list[Any], prepared: list[dict[str, Tensor]]) -> dict[str, Any]:
         """``{"layers": [[{node, parent, dist, edge} per step j] per length l]}``, shifted;
-        with edge features also ``edge_pair`` (each batched edge's pair) and ``num_pairs``."""
+        with edge features also ``edge_pair`` (each batched edge's pair, -1 for none),
+        ``num_pairs``, ``edge_rows`` (the edges with a pair) and ``pair_edges`` (edges per
+        pair)."""
         node_shift = node_offsets(graphs)
         device = node_shift.device
         batch: dict[str, Any] = {}
@@ -149,8 +151,14 @@ class PathPolicy(SubgraphPolicy):
             edge_pair = torch.cat([p["edge_pair"] for p in prepared]).long()
             shift = torch.repeat_interleave(pair_shift, torch.tensor(
                 [len(p["edge_pair"]) for p in prepared], dtype=torch.long, device=device))
-            batch["edge_pair"] = torch.where(edge_pair >= 0, edge_pair + shift, edge_pair)
-            batch["num_pairs"] = int(pairs.sum())
+            edge_pair = torch.where(edge_pair >= 0, edge_pair + shift, edge_pair)
+            batch["edge_pair"] = edge_pair
+            batch["num_pairs"] = num_pairs = int(pairs.sum())
+            # the edges that belong to a pair and the edges per pair, here on the loader's
+            # CPU: in forward the mask and the count would each wait for the device
+            rows = torch.nonzero(edge_pair >= 0).flatten()
+            batch["edge_rows"] = rows
+            batch["pair_edges"] = torch.bincount(edge_pair[rows], minlength=num_pairs)
         layers = []
         for length in range(1, self.K + 1):
             steps = []

@@ -190,12 +190,14 @@ class PathNN(nn.Module):
             # one input per directed node pair: the mean over its parallel edges
             encoded = self.edge_encoder(graph.edata["feat"])
             edge_pair = batch["edge_pair"]
-            valid = edge_pair >= 0
-            index = edge_pair[valid]
+            rows, count = batch.get("edge_rows"), batch.get("pair_edges")
+            if rows is None or count is None:  # a batch from another collate: mask here
+                rows = torch.nonzero(edge_pair >= 0).flatten()
+                count = torch.bincount(edge_pair[rows], minlength=batch["num_pairs"])
+            index = edge_pair.index_select(0, rows)
             edge_h = encoded.new_zeros(batch["num_pairs"], encoded.shape[1]).index_add(
-                0, index, encoded[valid])
-            count = torch.bincount(index, minlength=batch["num_pairs"]).clamp(min=1)
-            edge_h = edge_h / count.unsqueeze(1).to(edge_h.dtype)
+                0, index, encoded.index_select(0, rows))
+            edge_h = edge_h / count.clamp(min=1).unsqueeze(1).to(edge_h.dtype)
         h = self.node_input(graph)
         for i in range(self.K):
             if self.l2_norm:
@@ -241,6 +243,8 @@ class PathNN(nn.Module):
         cell = _TrieCell.apply if grad else _cell_inplace
         chunk = max(1, min(_LSTM_CHUNK, (_CHUNK_FLOATS_GRAD if grad else _CHUNK_FLOATS)
                            // (4 * hidden)))
+        if h.device.type != "cpu":  # cache-sized chunks help a CPU; a GPU wants whole levels
+            chunk = max(len(step["node"]) for step in steps)
         # node and distance projections in one table when it is smaller than the level
         tables: list[tuple[Tensor, int | None]] = []
         for step in steps:
@@ -292,17 +296,22 @@ class PathNN(nn.Module):
                     # float32: index_add_ needs one dtype, and the sum stays float32
                     pooled = pooled.index_add_(0, node, h_new.to(pooled.dtype))
                 else:
-                    bounds = torch.searchsorted(steps[j + 1]["parent"],
-                                                torch.tensor([a, b], device=node.device))
-                    lo_child, hi_child = int(bounds[0]), int(bounds[1])
+                    if a == 0 and b == len(step["node"]):  # the whole level: its children
+                        # are the whole next level (no bounds to read back from the device)
+                        lo_child, hi_child = 0, len(steps[j + 1]["node"])
+                    else:
+                        bounds = torch.searchsorted(steps[j + 1]["parent"],
+                                                    torch.tensor([a, b], device=node.device))
+                        lo_child, hi_child = int(bounds[0]), int(bounds[1])
                     if hi_child > lo_child:
                         visit(j + 1, lo_child, hi_child, h_new, c, a)
 
         visit(0, 0, len(steps[0]["node"]), None, None, 0)
         out = pooled
         if self.path_agg == "mean":
-            starts = steps[-1]["node"]
-            count = torch.bincount(starts, minlength=h.shape[0]).clamp(min=1)
+            starts = steps[-1]["node"]  # index_add_, not bincount: no data-dependent size
+            count = torch.zeros(h.shape[0], dtype=torch.long, device=starts.device).index_add_(
+                0, starts, torch.ones_like(starts)).clamp(min=1)
             out = out / count.unsqueeze(1).to(out.dtype)
         return out
 
