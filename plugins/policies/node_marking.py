@@ -49,12 +49,24 @@ class MarkedTuples:
     chunks : tuple of int
         Boundaries ``0 = b_0 < b_1 < ... = T`` of the tuple chunks evaluation embeds one at
         a time (:attr:`NodeMarkingPolicy.chunk_nodes`); empty means one chunk.
+    copy_nodes, copy_edges : numpy.ndarray or None
+        Host-side prefix sums ``[T + 1]`` of the copies' node and edge counts: the sizes of
+        any run of copies without reading them back from the device.
     """
 
     tuples: Tensor
     tuple_graph: Tensor
     num_graphs: int
     chunks: tuple[int, ...] = ()
+    copy_nodes: np.ndarray | None = None
+    copy_edges: np.ndarray | None = None
+
+    def sizes(self, start: int, stop: int) -> tuple[int, int] | None:
+        """Nodes and edges of copies ``start:stop`` (None when unknown)."""
+        if self.copy_nodes is None or self.copy_edges is None:
+            return None
+        return (int(self.copy_nodes[stop] - self.copy_nodes[start]),
+                int(self.copy_edges[stop] - self.copy_edges[start]))
 
     def to(self, device: Any) -> MarkedTuples:
         return MarkedTuples(**{f.name: (getattr(self, f.name).to(device)
@@ -163,10 +175,13 @@ class NodeMarkingPolicy(SubgraphPolicy):
                   else torch.zeros(0, self.marked, dtype=torch.long, device=device))
         tuple_graph = torch.repeat_interleave(torch.arange(len(graphs), device=device), counts)
         # host-side sizes (numpy, no tensor): the chunks cost the data loader no sync
-        copy_sizes = np.repeat([g.num_nodes() for g in graphs],
-                               [len(p["tuples"]) for p in prepared])
+        per_graph = [len(p["tuples"]) for p in prepared]
+        copy_sizes = np.repeat([g.num_nodes() for g in graphs], per_graph)
+        copy_edges = np.repeat([g.num_edges() for g in graphs], per_graph)
         return MarkedTuples(tuples + offsets[tuple_graph].unsqueeze(-1), tuple_graph,
-                            len(graphs), chunk_bounds(copy_sizes, self.chunk_nodes))
+                            len(graphs), chunk_bounds(copy_sizes, self.chunk_nodes),
+                            np.concatenate([[0], np.cumsum(copy_sizes)]).astype(np.int64),
+                            np.concatenate([[0], np.cumsum(copy_edges)]).astype(np.int64))
 
     def build(self, parts: ModelParts) -> nn.Module:
         return NodeMarkingModel(parts, self.marked, self.sample_fraction, self.tuple_pool)
@@ -208,14 +223,17 @@ class NodeMarkingModel(nn.Module):
             if self.fraction < 1.0:
                 keep = sample_subgraphs(tuple_graph, batch.num_graphs, self.fraction)
                 tuples, tuple_graph = tuples[keep], tuple_graph[keep]
+                sizes = None
+            else:
+                sizes = batch.sizes(0, len(tuple_graph))
             return self.network(graph, expand_copies(graph, tuples, tuple_graph,
-                                                     batch.num_graphs))
+                                                     batch.num_graphs, sizes))
         network = self.network
         states = network.node_input(graph)
         bounds = batch.chunks or (0, len(tuple_graph))
         pieces = [network.subgraph_embeddings(
                       graph, expand_copies(graph, tuples[a:b], tuple_graph[a:b],
-                                           batch.num_graphs), states)
+                                           batch.num_graphs, batch.sizes(a, b)), states)
                   for a, b in itertools.pairwise(bounds)]
         h_sub = torch.cat(pieces)  # bounds has >= 2 entries: at least one (maybe empty) piece
         counts = torch.bincount(tuple_graph, minlength=batch.num_graphs)
@@ -245,8 +263,13 @@ def chunk_bounds(copy_sizes: np.ndarray, budget: int) -> tuple[int, ...]:
 
 
 def expand_copies(graph: dgl.DGLGraph, tuples: Tensor, tuple_graph: Tensor,
-                  num_graphs: int) -> Bag:
-    """One full copy of its graph per tuple, with the tuple's nodes marked 1..l (vectorised)."""
+                  num_graphs: int, sizes: tuple[int, int] | None = None) -> Bag:
+    """One full copy of its graph per tuple, with the tuple's nodes marked 1..l (vectorised).
+
+    ``sizes``: the copies' total nodes and edges, when the caller knows them on the host
+    (:meth:`MarkedTuples.sizes`); without them the expansion reads them from the device.
+    """
+    total_nodes, total_edges = sizes if sizes is not None else (None, None)
     device = tuples.device
     num_nodes = graph.batch_num_nodes().to(device)
     num_edges = graph.batch_num_edges().to(device)
@@ -255,12 +278,12 @@ def expand_copies(graph: dgl.DGLGraph, tuples: Tensor, tuple_graph: Tensor,
     count = len(tuple_graph)
     n_t, m_t = num_nodes[tuple_graph], num_edges[tuple_graph]
     arange_t = torch.arange(count, device=device)
-    node_subgraph = torch.repeat_interleave(arange_t, n_t)
+    node_subgraph = torch.repeat_interleave(arange_t, n_t, output_size=total_nodes)
     copy_start = torch.cumsum(n_t, 0) - n_t
     local = torch.arange(len(node_subgraph), device=device) - copy_start[node_subgraph]
     base = node_start[tuple_graph]
     node_index = base[node_subgraph] + local
-    edge_subgraph = torch.repeat_interleave(arange_t, m_t)
+    edge_subgraph = torch.repeat_interleave(arange_t, m_t, output_size=total_edges)
     edge_local = (torch.arange(len(edge_subgraph), device=device)
                   - (torch.cumsum(m_t, 0) - m_t)[edge_subgraph])
     edge_index = edge_start[tuple_graph][edge_subgraph] + edge_local

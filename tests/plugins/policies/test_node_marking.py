@@ -49,6 +49,16 @@ def test_collate_and_copies_index_into_the_batched_graph():
         assert torch.equal(bag.node_index[bag.node_mark == j], marked.tuples[:, j - 1])
     bag_graph = bag.dgl_graph(big, edge_features=False)
     assert bag_graph.batch_size == 30
+    # the host-side sizes of the collate give the same bag, chunk by chunk too
+    assert marked.sizes(0, 30) == (8 * 4 + 22 * 10, 8 * 8 + 22 * 22)
+    for a, b in ((0, 30), (3, 17)):
+        sized = expand_copies(big, marked.tuples[a:b], marked.tuple_graph[a:b],
+                              marked.num_graphs, marked.sizes(a, b))
+        plain = expand_copies(big, marked.tuples[a:b], marked.tuple_graph[a:b],
+                              marked.num_graphs)
+        assert all(torch.equal(getattr(sized, f), getattr(plain, f))
+                   for f in ("node_index", "node_subgraph", "node_mark", "edge_index",
+                             "edge_src", "edge_dst", "subgraph_graph"))
 
 
 def test_sampling_in_training_all_tuples_in_eval():
