@@ -18,6 +18,11 @@ from torch import Tensor, nn
 
 from wlkit import MessagePassing, ModelParts, WlkitError, layer_activation, segment_reduce
 
+try:  # DGL's graph constructor without the id check of dgl.graph (see edges_graph)
+    from dgl.convert import create_from_edges as _create_from_edges
+except ImportError:  # pragma: no cover - another DGL layout
+    _create_from_edges = None
+
 __all__ = ["Bag", "BagNetwork", "hop_distances", "pool_segments", "sample_subgraphs",
            "undirected_edges"]
 
@@ -92,9 +97,7 @@ class Bag:
         With ``edge_features``, ``edata['feat']`` is copied from ``graph`` along
         :attr:`edge_index` (molecules keep their bond features inside every subgraph).
         """
-        num_nodes = int(self.node_index.numel())
-        bag = dgl.graph((self.edge_src, self.edge_dst), num_nodes=num_nodes,
-                        device=self.node_index.device)
+        bag = edges_graph(self.edge_src, self.edge_dst, int(self.node_index.numel()))
         sizes = _counts(self.node_subgraph, self.num_subgraphs)
         edge_counts = _counts(self.node_subgraph[self.edge_src], self.num_subgraphs)
         bag.set_batch_num_nodes(sizes)
@@ -102,6 +105,19 @@ class Bag:
         if edge_features and "feat" in graph.edata:
             bag.edata["feat"] = graph.edata["feat"][self.edge_index]
         return bag
+
+
+def edges_graph(src: Tensor, dst: Tensor, num_nodes: int) -> dgl.DGLGraph:
+    """``dgl.graph((src, dst), num_nodes=num_nodes)`` on the ids' device, for ids known to be
+    below ``num_nodes``.
+
+    ``dgl.graph`` reads ``max(src)`` and ``max(dst)`` back from the device to check the ids,
+    even with ``num_nodes`` given (2 host syncs per bag); DGL's ``create_from_edges``, which
+    it calls after the check, builds the same graph without them.
+    """
+    if _create_from_edges is None:  # pragma: no cover
+        return dgl.graph((src, dst), num_nodes=num_nodes, device=src.device)
+    return _create_from_edges("coo", (src, dst), "_N", "_E", "_N", num_nodes, num_nodes)
 
 
 def _counts(index: Tensor, size: int) -> Tensor:

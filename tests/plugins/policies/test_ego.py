@@ -198,3 +198,19 @@ def test_wl_oracle_declared():
     # DSS-WL and the edge-deleted bag: the esan_ family (tests/plugins/policies/test_esan_oracle.py)
     assert EgoNetPolicy("ego", hops=1, mode="dss").wl_oracle == "esan_dss_ego1"
     assert EgoNetPolicy("edge_deleted").wl_oracle == "esan_ds_edge_deleted"
+
+
+@pytest.mark.parametrize("edges, num_nodes", [(([0, 1, 1], [1, 2, 0]), 4), (([], []), 3)])
+def test_bag_graphs_equal_dgl_graph_without_its_host_syncs(edges, num_nodes):
+    from wlkit.plugins.policies._bags import edges_graph
+    from wlkit.testing import DeviceAudit
+
+    src, dst = (torch.tensor(e, dtype=torch.long) for e in edges)
+    with DeviceAudit() as audit, audit.phase("forward"):
+        ours = edges_graph(src, dst, num_nodes)
+    assert [e for e in audit.events if e.kind == "sync"] == []
+    ref = dgl.graph((src, dst), num_nodes=num_nodes)
+    assert ours.num_nodes() == ref.num_nodes() and ours.idtype == ref.idtype
+    assert all(torch.equal(a, b) for a, b in zip(ours.edges(), ref.edges()))
+    assert torch.equal(ours.in_degrees(), ref.in_degrees())
+    assert ours.device == ref.device
