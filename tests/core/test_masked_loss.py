@@ -52,3 +52,21 @@ def test_no_host_sync(kind):
     with DeviceAudit() as audit, audit.phase("step"):
         masked_loss(kind, pred, target).backward()
     assert [e for e in audit.events if e.kind == "sync"] == []
+
+
+def test_a_non_finite_loss_is_kept_on_the_device_and_raised_at_the_check():
+    import types
+
+    from wlkit.model.lightning import GraphPredictionModule, NonFiniteLoss
+
+    module = GraphPredictionModule(torch.nn.Linear(1, 1), None, lambda y, p: 0.0,
+                                   {"loss": "mse"})
+    steps = iter(range(10))
+    module._trainer = types.SimpleNamespace(current_epoch=3, global_step=0)
+    for loss in (1.0, float("nan"), float("inf"), 2.0):
+        module._trainer.global_step = next(steps) + 7
+        module._watch_finite(torch.tensor(loss))  # no host read here
+    with pytest.raises(NonFiniteLoss, match="became nan at epoch 3, step 8"):
+        module._check_finite()
+    module._watch_finite(torch.tensor(0.5))
+    module._check_finite()  # finite since the last check: nothing raised
