@@ -54,19 +54,18 @@ def test_no_host_sync(kind):
     assert [e for e in audit.events if e.kind == "sync"] == []
 
 
-def test_a_non_finite_loss_is_kept_on_the_device_and_raised_at_the_check():
+def test_a_non_finite_loss_is_found_at_the_epoch_check_from_the_running_sum():
     import types
 
     from wlkit.model.lightning import GraphPredictionModule, NonFiniteLoss
 
     module = GraphPredictionModule(torch.nn.Linear(1, 1), None, lambda y, p: 0.0,
                                    {"loss": "mse"})
-    steps = iter(range(10))
-    module._trainer = types.SimpleNamespace(current_epoch=3, global_step=0)
-    for loss in (1.0, float("nan"), float("inf"), 2.0):
-        module._trainer.global_step = next(steps) + 7
-        module._watch_finite(torch.tensor(loss))  # no host read here
-    with pytest.raises(NonFiniteLoss, match="became nan at epoch 3, step 8"):
+    module._trainer = types.SimpleNamespace(current_epoch=3, global_step=9)
+    for loss in (1.0, float("nan"), 2.0):
+        module._accumulate("train_loss", torch.tensor(loss), 4)  # no host read per step
+    with pytest.raises(NonFiniteLoss, match="became nan in epoch 3 \\(by step 9\\)"):
         module._check_finite()
-    module._watch_finite(torch.tensor(0.5))
-    module._check_finite()  # finite since the last check: nothing raised
+    module.on_train_epoch_start()
+    module._accumulate("train_loss", torch.tensor(0.5), 4)
+    module._check_finite()  # a finite epoch: nothing raised
