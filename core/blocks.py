@@ -221,9 +221,9 @@ class _SegmentCompare(torch.autograd.Function):
         return None, _bwd_segment_cmp(grad.contiguous(), arg, ctx.num_rows), None
 
 
-def segment_ids(counts: Tensor, num_rows: int) -> Tensor:
-    """The segment index of each of ``num_rows = sum(counts)`` rows, without a host sync
-    (``repeat_interleave`` with its ``output_size``).
+def segment_ids(counts: Tensor, num_rows: int | None = None) -> Tensor:
+    """The segment index of each of ``num_rows = sum(counts)`` rows, on ``counts``' device;
+    with ``num_rows`` given (the caller knows it) without a host sync.
 
     Examples
     --------

@@ -16,23 +16,7 @@ import dgl
 import torch
 from torch import Tensor
 
-from wlkit import Aggregator
-
-
-def segment_ids(lengths: Tensor, total: int | None = None) -> Tensor:
-    """``[0]*lengths[0] + [1]*lengths[1] + ...`` as a long tensor on ``lengths``' device.
-
-    ``total`` (``lengths.sum()``, when the caller knows it) spares the host a wait for the
-    device to learn the output's size.
-
-    Examples
-    --------
-    >>> import torch
-    >>> segment_ids(torch.tensor([2, 0, 1])).tolist()
-    [0, 0, 2]
-    """
-    return torch.repeat_interleave(torch.arange(len(lengths), device=lengths.device), lengths,
-                                   output_size=total)
+from wlkit import Aggregator, segment_ids  # noqa: F401  (re-exported for old imports)
 
 
 def lexsort(primary: Tensor, secondary: Tensor | None = None) -> Tensor:

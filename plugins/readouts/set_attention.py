@@ -25,6 +25,8 @@ import math
 import torch
 from torch import Tensor, nn
 
+from wlkit import segment_ids
+
 
 def pad_sets(counts: Tensor, rows: Tensor) -> tuple[Tensor, Tensor]:
     """``rows`` ``[sum(counts), d]`` as ``[len(counts), max(counts), d]`` (zeros after each
@@ -41,8 +43,7 @@ def pad_sets(counts: Tensor, rows: Tensor) -> tuple[Tensor, Tensor]:
     """
     width = int(counts.max()) if len(counts) else 0
     starts = torch.cumsum(counts, 0) - counts
-    graph_of = torch.repeat_interleave(torch.arange(len(counts), device=counts.device),
-                                       counts, output_size=rows.shape[0])
+    graph_of = segment_ids(counts, rows.shape[0])
     position = torch.arange(rows.shape[0], device=rows.device) - starts.index_select(0, graph_of)
     padded = rows.new_zeros((len(counts), width, *rows.shape[1:]))
     padded[graph_of, position] = rows
