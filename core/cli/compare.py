@@ -14,10 +14,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     "(scipy) of each run against the best run of its dataset per split, "
                     "seeds, #params and the seeds' summed training time. Writes "
                     "compare.md, compare.json and compare.png (bars with error bars, one "
-                    "panel per dataset).")
+                    "panel per dataset). Given folders `wlkit separate` wrote, it prints the "
+                    "policy x suite separation matrix instead (model [oracle] per cell; "
+                    "a --suite all run and single-suite runs of one pipeline fill one "
+                    "row).")
     parser.add_argument("runs", nargs="+", metavar="RUN_OR_SWEEP",
                         help="run directory, or sweep folder (holding sweep.json) standing "
-                             "for all its trials (repeatable)")
+                             "for all its trials, or a `wlkit separate` output folder "
+                             "(repeatable)")
     parser.add_argument("--out", metavar="DIR",
                         help="folder for compare.md, compare.json and compare.png (default: "
                              "the sweep folder when the one RUN_OR_SWEEP is a sweep, else "

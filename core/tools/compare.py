@@ -7,6 +7,9 @@ training time of its seeds. Runs are grouped by dataset (name and metric): withi
 each run is tested against the group's best run with Welch's t-test (unequal variances,
 two-sided, ``scipy.stats.ttest_ind(equal_var=False)``) on the per-seed scores, per split.
 
+Folders ``wlkit separate`` wrote (``separation_all.json`` or ``separation.json``) give the
+policy x suite separation matrix instead (:mod:`wlkit.tools.separation_matrix`).
+
 A sweep folder (one holding ``sweep.json``, as ``wlkit sweep`` writes it) stands for every
 trial subfolder in it that is a run directory. A trial without ``summary.json`` (unfinished
 or failed) is listed as skipped, never dropped silently.
@@ -508,6 +511,16 @@ def compare(paths: Sequence[str | Path], *, out: str | Path | None = None,
     if not folder.is_dir():
         raise WlkitError(f"{folder}: no such folder\n    hint: create it, or pass another "
                          "--out")
+    from wlkit.tools import separation_matrix
+
+    kinds = [separation_matrix.is_separation_dir(p) for p in paths]
+    if any(kinds):
+        if not all(kinds):
+            mixed = next(p for p, k in zip(paths, kinds) if not k)
+            raise WlkitError(f"{mixed}: not a `wlkit separate` folder, while other paths "
+                             "are\n    hint: compare separation folders or training runs, "
+                             "not both at once")
+        return separation_matrix.compare_separations(paths, folder, plot=plot)
     run_dirs, skipped = expand(paths)
     rows = [load_row(p) for p in run_dirs]
     labels = [r.label for r in rows]
