@@ -242,7 +242,9 @@ def segment_reduce(counts: Tensor, rows: Tensor, op: str) -> Tensor:
     ``sum`` and ``mean`` add each row into its segment with ``index_add_`` (the same sums in
     the same order as DGL's kernel, about twice as fast forward + backward on the CPU);
     ``max`` and ``min`` run DGL's kernels and give the whole gradient to the arg-max/min
-    row, as DGL does. DGL's own op reads the row count back from the device in every
+    row, as DGL does. One difference: DGL replaces a ``±inf`` max/min by 0, while here a
+    non-empty segment keeps it (only empty segments give 0). DGL's own op reads the row
+    count back from the device in every
     backward (``offsets[-1].item()``): one sync per step of every model with a max or sum
     pooling (``benchmarks/device_audit.py``).
 

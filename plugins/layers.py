@@ -107,10 +107,11 @@ class GCNLayer(nn.Module):
             src, dst = edge_index(graph)
             # degrees + 1 (the self-loop) from the edge index: DGL's in_degrees() and
             # out_degrees() each read a count back from the device (2 syncs per layer)
-            ones = torch.ones(src.shape[0], device=h.device)
-            in_norm = torch.ones(h.shape[0], device=h.device).index_add_(
+            # in float32 whatever the default dtype (bf16 stops counting at 256)
+            ones = torch.ones(src.shape[0], device=h.device, dtype=torch.float32)
+            in_norm = torch.ones(h.shape[0], device=h.device, dtype=torch.float32).index_add_(
                 0, dst, ones).rsqrt().unsqueeze(-1)
-            out_norm = torch.ones(h.shape[0], device=h.device).index_add_(
+            out_norm = torch.ones(h.shape[0], device=h.device, dtype=torch.float32).index_add_(
                 0, src, ones).rsqrt().unsqueeze(-1)
             messages = hw[src] * out_norm[src] * in_norm[dst]
             out = self.aggregator(graph, messages) + hw * in_norm.square()

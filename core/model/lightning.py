@@ -24,7 +24,8 @@ def masked_loss(kind: str, pred: Tensor, target: Tensor) -> Tensor:
     The mask weights the elementwise loss (mean over the known targets; 0, still connected
     to the graph, when none is known) instead of gathering the known entries, so the loss
     has no data-dependent shape and no host sync. Without missing targets it is bit-for-bit
-    the unmasked mean (the same sum divided by the same count), gradient included.
+    the unmasked mean (the same sum divided by the same count), gradient included. The
+    count is exact in any precision (an integer count, divided in float32).
     """
     if kind == "cross_entropy":
         return F.cross_entropy(pred, target.view(-1).long())
@@ -32,7 +33,9 @@ def masked_loss(kind: str, pred: Tensor, target: Tensor) -> Tensor:
     missing = torch.isnan(target)
     known = (~missing).to(pred.dtype)
     target = torch.where(missing, 0.0, target)
-    count = known.sum().clamp(min=1.0)
+    # counted as an integer, then float32: in bf16/fp16 a sum of ones rounds above 256 and
+    # overflows above 65,504 (fp16: a batch of 512 x 128 tasks would give a zero loss)
+    count = (~missing).sum().clamp(min=1).to(torch.float32)
     if kind == "bce":  # the weighted mean's kernel, rescaled by 1.0 without missing targets:
         # bit for bit the plain loss's gradient too (its backward divides in another order)
         loss = F.binary_cross_entropy_with_logits(pred, target, weight=known)
@@ -41,7 +44,7 @@ def masked_loss(kind: str, pred: Tensor, target: Tensor) -> Tensor:
         loss = F.l1_loss(pred, target, reduction="none")
     else:
         loss = F.mse_loss(pred, target, reduction="none")
-    return (loss * known).sum() / count
+    return (loss * known).sum(dtype=torch.float32) / count  # a 16-bit sum rounds, overflows
 
 
 class NonFiniteLoss(WlkitError):
@@ -113,7 +116,9 @@ class GraphPredictionModule(L.LightningModule):
     # it produced were single-step samples every ``log_every_n_steps`` steps.
 
     def _accumulate(self, name: str, value: Tensor, batch_size: int) -> None:
-        weighted = value.detach() * batch_size  # no host sync: stays a tensor on the device
+        # no host sync: stays a tensor on the device; float32, so a 16-bit loss's epoch sum
+        # neither overflows (fp16 stops at 65,504: a false NaN-loss stop) nor rounds
+        weighted = value.detach().float() * batch_size
         total = self._epoch_sums.get(name)
         self._epoch_sums[name] = weighted if total is None else total + weighted
         self._epoch_counts[name] = self._epoch_counts.get(name, 0) + batch_size
@@ -208,6 +213,10 @@ class GraphPredictionModule(L.LightningModule):
                 dist.broadcast(buffer.data, src=0)
 
     def on_validation_epoch_start(self) -> None:
+        # a validation inside the epoch (trainer.val_check_interval < 1, or a stop such as
+        # max_time before the epoch's end) must not score weights a NaN step diverged
+        if self._trainer is not None and not self._trainer.sanity_checking:
+            self._check_finite()
         self._sync_buffers()
 
     def on_test_epoch_start(self) -> None:

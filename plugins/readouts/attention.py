@@ -206,7 +206,9 @@ SET_TRANSFORMER_RECORD = ReadoutRecord(
         Param("block", str, "sab", "encoder block", choices=("sab", "isab")),
         Param("inducing", int, 16, "inducing points of ISAB blocks", minimum=1,
               maximum=4096),
-        Param("dropout", float, 0.0, "dropout", minimum=0.0, maximum=0.99),
+        Param("dropout", float, 0.0, "dropout, on the attention weights too (DGL 2.1's "
+              "SetTransformer modules create that dropout but never apply it)", minimum=0.0,
+              maximum=0.99),
     ),
     expressivity="<1-WL")
 

@@ -69,3 +69,46 @@ def test_a_non_finite_loss_is_found_at_the_epoch_check_from_the_running_sum():
     module.on_train_epoch_start()
     module._accumulate("train_loss", torch.tensor(0.5), 4)
     module._check_finite()  # a finite epoch: nothing raised
+
+
+def test_a_validation_inside_the_epoch_never_scores_diverged_weights():
+    # val_check_interval < 1 (or a mid-epoch stop) validates before the epoch's last batch
+    import types
+
+    from wlkit.model.lightning import GraphPredictionModule, NonFiniteLoss
+
+    module = GraphPredictionModule(torch.nn.Linear(1, 1), None, lambda y, p: 0.0,
+                                   {"loss": "mse"})
+    module._trainer = types.SimpleNamespace(current_epoch=0, global_step=2,
+                                            sanity_checking=True, world_size=1)
+    module.on_validation_epoch_start()  # the sanity check before any training: no sums yet
+    module._accumulate("train_loss", torch.tensor(float("inf")), 4)
+    module.on_validation_epoch_start()  # still a sanity check: not read
+    module._trainer.sanity_checking = False
+    with pytest.raises(NonFiniteLoss, match="became inf"):
+        module.on_validation_epoch_start()
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_sixteen_bit_losses_count_and_sum_exactly(dtype):
+    # 70,000 known targets: a float16 count would be inf (loss 0), a bfloat16 one rounded
+    pred = torch.full((70_000, 1), 0.5, dtype=dtype, requires_grad=True)
+    target = torch.zeros(70_000)
+    target[:10] = float("nan")
+    loss = masked_loss("l1", pred, target)  # torch 2.2's CPU mse lacks 16-bit kernels
+    assert loss.dtype == torch.float32 and loss.item() == 0.5
+    loss.backward()
+    assert torch.isfinite(pred.grad.float()).all() and pred.grad.float().abs().sum() > 0
+    # the epoch's running loss sum is float32: a 16-bit sum would pass 65,504 (fp16: inf)
+    import types
+
+    from wlkit.model.lightning import GraphPredictionModule
+
+    module = GraphPredictionModule(torch.nn.Linear(1, 1), None, lambda y, p: 0.0,
+                                   {"loss": "mse"})
+    module._trainer = types.SimpleNamespace(current_epoch=0, global_step=0)
+    for _ in range(300):
+        module._accumulate("train_loss", torch.tensor(2.0, dtype=dtype), 128)
+    total = module._epoch_sums["train_loss"]
+    assert total.dtype == torch.float32 and total.item() == 2.0 * 128 * 300
+    module._check_finite()

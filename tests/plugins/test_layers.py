@@ -45,6 +45,24 @@ def test_gcn_with_sum_equals_kipf_welling():
     torch.testing.assert_close(ours(g, h), reference(dgl.add_self_loop(g), h))
 
 
+def test_gcn_degrees_are_exact_under_a_16_bit_default_dtype():
+    # bf16-true sets the default dtype to bfloat16, whose sums of ones stop at 256: the
+    # degrees must still be counted exactly (a hub of in-degree 1,000)
+    g = dgl.graph((torch.arange(1, 1001), torch.zeros(1000, dtype=torch.int64)),
+                  num_nodes=1001)
+    h = torch.ones(1001, 4)
+    layer = instantiate("layer", {"name": "gcn"}, 4,
+                        instantiate("aggregator", {"name": "sum"}, 4))
+    reference = layer(g, h)
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.bfloat16)
+    try:
+        low = layer.to(torch.bfloat16)(g, h.to(torch.bfloat16))
+    finally:
+        torch.set_default_dtype(before)
+    torch.testing.assert_close(low.float(), reference, rtol=2e-2, atol=2e-2)
+
+
 def test_graphconv_with_mean_equals_dgl_sage_mean():
     # k-GNN's GraphConv(norm=True), the RNI paper's layer: W1 h_v + W2 mean(h_u) + b, which is
     # DGL's SAGEConv with the mean aggregator

@@ -243,7 +243,10 @@ class PathNN(nn.Module):
         cell = _TrieCell.apply if grad else _cell_inplace
         chunk = max(1, min(_LSTM_CHUNK, (_CHUNK_FLOATS_GRAD if grad else _CHUNK_FLOATS)
                            // (4 * hidden)))
-        if h.device.type != "cpu":  # cache-sized chunks help a CPU; a GPU wants whole levels
+        if h.device.type != "cpu" and grad:
+            # cache-sized chunks help a CPU; a GPU wants whole levels. Training keeps every
+            # chunk alive for the backward anyway; evaluation keeps its bounded chunks (one
+            # per level alive at a time), so a large eval batch cannot exhaust the memory
             chunk = max(len(step["node"]) for step in steps)
         # node and distance projections in one table when it is smaller than the level
         tables: list[tuple[Tensor, int | None]] = []
