@@ -33,9 +33,10 @@ def masked_loss(kind: str, pred: Tensor, target: Tensor) -> Tensor:
     missing = torch.isnan(target)
     known = (~missing).to(pred.dtype)
     target = torch.where(missing, 0.0, target)
-    # counted as an integer, then float32: in bf16/fp16 a sum of ones rounds above 256 and
-    # overflows above 65,504 (fp16: a batch of 512 x 128 tasks would give a zero loss)
-    count = (~missing).sum().clamp(min=1).to(torch.float32)
+    # counted as an integer, then at least float32: in bf16/fp16 a sum of ones rounds above
+    # 256 and overflows above 65,504 (fp16: a batch of 512 x 128 tasks gave a zero loss)
+    wide = torch.promote_types(pred.dtype, torch.float32)  # float64 stays float64
+    count = (~missing).sum().clamp(min=1).to(wide)
     if kind == "bce":  # the weighted mean's kernel, rescaled by 1.0 without missing targets:
         # bit for bit the plain loss's gradient too (its backward divides in another order)
         loss = F.binary_cross_entropy_with_logits(pred, target, weight=known)
@@ -44,7 +45,7 @@ def masked_loss(kind: str, pred: Tensor, target: Tensor) -> Tensor:
         loss = F.l1_loss(pred, target, reduction="none")
     else:
         loss = F.mse_loss(pred, target, reduction="none")
-    return (loss * known).sum(dtype=torch.float32) / count  # a 16-bit sum rounds, overflows
+    return (loss * known).sum(dtype=wide) / count  # a 16-bit sum would round and overflow
 
 
 class NonFiniteLoss(WlkitError):
@@ -118,7 +119,7 @@ class GraphPredictionModule(L.LightningModule):
     def _accumulate(self, name: str, value: Tensor, batch_size: int) -> None:
         # no host sync: stays a tensor on the device; float32, so a 16-bit loss's epoch sum
         # neither overflows (fp16 stops at 65,504: a false NaN-loss stop) nor rounds
-        weighted = value.detach().float() * batch_size
+        weighted = value.detach().to(torch.promote_types(value.dtype, torch.float32)) * batch_size
         total = self._epoch_sums.get(name)
         self._epoch_sums[name] = weighted if total is None else total + weighted
         self._epoch_counts[name] = self._epoch_counts.get(name, 0) + batch_size

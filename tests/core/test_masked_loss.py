@@ -112,3 +112,11 @@ def test_sixteen_bit_losses_count_and_sum_exactly(dtype):
     total = module._epoch_sums["train_loss"]
     assert total.dtype == torch.float32 and total.item() == 2.0 * 128 * 300
     module._check_finite()
+
+
+def test_float64_losses_stay_float64():
+    pred = torch.randn(5, 1, dtype=torch.float64)
+    target = torch.randn(5, dtype=torch.float64)
+    loss = masked_loss("mse", pred, target)
+    assert loss.dtype == torch.float64
+    assert loss.item() == F.mse_loss(pred, target.view(5, 1)).item()
