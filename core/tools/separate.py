@@ -1143,10 +1143,15 @@ def run_separate_all(pipeline: Any, root: str | Path | None = None,
     dict
         The content of ``separation_all.json`` plus ``run_dir``.
 
+    A suite whose run stops with a :class:`WlkitError` (a policy's budget exceeded on its
+    graphs, for example) is listed under ``skipped`` with the reason (``stopped: ...``) and
+    the other suites go on; when every suite stops, the first error is raised.
+
     Raises
     ------
     WlkitError
-        ``root`` is not a folder, ``pair_ids`` is set, or ``out`` holds files.
+        ``root`` is not a folder, ``pair_ids`` is set, ``out`` holds files, or every suite
+        stopped with an error.
     """
     from wlkit.tools import published
 
@@ -1174,11 +1179,26 @@ def run_separate_all(pipeline: Any, root: str | Path | None = None,
         results: dict[str, dict[str, Any]] = {}
         with output_folder(Path(cfg["output"]["dir"]) / name, "separate_all_",
                            out) as run_dir:
+            first_error: WlkitError | None = None
             for suite in suites:
-                result = run_separate(pipeline, suite, out=run_dir / suite.suite,
-                                      settings=settings, progress=progress,
-                                      registry=registry, say=say)
+                try:
+                    result = run_separate(pipeline, suite, out=run_dir / suite.suite,
+                                          settings=settings, progress=progress,
+                                          registry=registry, say=say)
+                except WlkitError as error:
+                    # one suite the model cannot take (a policy's size budget on its
+                    # graphs, say) must not cost the others: skipped with the reason
+                    first_error = first_error or error
+                    reason = str(error).splitlines()[0]
+                    skipped.append({"suite": suite.suite, "reason": f"stopped: {reason}"})
+                    say(f"  {suite.suite}: stopped ({reason}); the other suites go on")
+                    with contextlib.suppress(OSError):
+                        (run_dir / suite.suite).rmdir()  # only if nothing was written
+                    continue
                 results[suite.suite] = result
+            if not results:
+                assert first_error is not None
+                raise first_error
             combined = combine_results(cfg, results, skipped, model_row, settings)
             combined["command"] = " ".join(sys.argv)
             combined["seconds"] = round(time.perf_counter() - started, 2)

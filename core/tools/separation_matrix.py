@@ -75,6 +75,7 @@ class MatrixRow:
     pipeline: str
     settings: dict[str, Any]
     cells: dict[str, SuiteCell] = field(default_factory=dict)
+    stopped: dict[str, str] = field(default_factory=dict)  # suite -> why its run stopped
     seconds: float = 0.0
     commands: list[str] = field(default_factory=list)
 
@@ -93,8 +94,9 @@ def _cell(suite: str, entry: dict[str, Any], source: Path) -> SuiteCell:
 
 
 def load_folder(path: str | Path) -> tuple[str, dict[str, Any], dict[str, SuiteCell],
-                                            float, str]:
-    """The pipeline name, settings, cells per suite, seconds and command of one folder.
+                                            float, str, dict[str, str]]:
+    """The pipeline name, settings, cells per suite, seconds, command and the suites whose
+    run stopped (``--suite all``: skipped with ``stopped: <why>``) of one folder.
 
     Raises
     ------
@@ -114,8 +116,10 @@ def load_folder(path: str | Path) -> tuple[str, dict[str, Any], dict[str, SuiteC
         suites = (data["suites"] if name == FILES[0] else
                   {data["suite"]: {**data, "violations": data.get("violations")}})
         cells = {s: _cell(s, entry, file) for s, entry in suites.items()}
+        stopped = {str(e["suite"]): str(e["reason"]) for e in data.get("skipped") or ()
+                   if str(e.get("reason", "")).startswith("stopped:")}
         return (str(data["pipeline"]), dict(data.get("settings") or {}), cells,
-                float(data.get("seconds") or 0.0), str(data.get("command", "")))
+                float(data.get("seconds") or 0.0), str(data.get("command", "")), stopped)
     except (ValueError, KeyError, TypeError) as exc:
         raise WlkitError(f"{file}: not a readable `wlkit separate` result ({exc!r})\n"
                          "    hint: the run may have been interrupted; run it again") from None
@@ -134,7 +138,7 @@ def build_rows(paths: Sequence[str | Path]) -> list[MatrixRow]:
                          "[...]")
     rows: dict[str, MatrixRow] = {}
     for path in paths:
-        pipeline, settings, cells, seconds, command = load_folder(path)
+        pipeline, settings, cells, seconds, command, stopped = load_folder(path)
         label = _label(pipeline, settings)
         row = rows.setdefault(label, MatrixRow(label, pipeline, settings))
         for suite, cell in cells.items():
@@ -143,6 +147,10 @@ def build_rows(paths: Sequence[str | Path]) -> list[MatrixRow]:
                     f"{label}: suite {suite!r} is in both {row.cells[suite].source} and "
                     f"{cell.source}\n    hint: pass one result per pipeline and suite")
             row.cells[suite] = cell
+            row.stopped.pop(suite, None)
+        for suite, reason in stopped.items():
+            if suite not in row.cells:
+                row.stopped[suite] = reason
         row.seconds += seconds
         if command:
             row.commands.append(command)
@@ -152,9 +160,10 @@ def build_rows(paths: Sequence[str | Path]) -> list[MatrixRow]:
 def columns(rows: Sequence[MatrixRow]) -> list[tuple[str, int]]:
     """The suites met, in :data:`SUITE_ORDER` then first-met order, with their pair count
     (the largest met: a ``--limit`` run has fewer)."""
-    met = list(dict.fromkeys(s for r in rows for s in r.cells))
+    met = list(dict.fromkeys(s for r in rows for s in [*r.cells, *r.stopped]))
     ordered = [s for s in SUITE_ORDER if s in met] + [s for s in met if s not in SUITE_ORDER]
-    return [(s, max(r.cells[s].pairs for r in rows if s in r.cells)) for s in ordered]
+    return [(s, max((r.cells[s].pairs for r in rows if s in r.cells), default=0))
+            for s in ordered]
 
 
 def matrix_markdown(rows: Sequence[MatrixRow]) -> list[str]:
@@ -167,7 +176,7 @@ def matrix_markdown(rows: Sequence[MatrixRow]) -> list[str]:
         cells = []
         for s, n in cols:
             cell = r.cells.get(s)
-            text = "-" if cell is None else cell.text()
+            text = ("stopped" if s in r.stopped else "-") if cell is None else cell.text()
             if cell is not None and cell.pairs < n:
                 text += f" of {cell.pairs}"
             cells.append(text)
@@ -194,7 +203,8 @@ def draw(rows: Sequence[MatrixRow], path: Path) -> Path:
     for i, r in enumerate(rows):
         for j, (s, _) in enumerate(cols):
             cell = r.cells.get(s)
-            label = "-" if cell is None else (str(cell.separated) if cell.oracle_count is None
+            label = (("stopped" if s in r.stopped else "-") if cell is None
+                     else str(cell.separated) if cell.oracle_count is None
                                               else f"{cell.separated} [{cell.oracle_count}]")
             ax.text(j, i, label, ha="center", va="center", fontsize=7,
                     color="white" if np.isnan(values[i, j]) or values[i, j] < 0.6 else "black")
@@ -223,12 +233,15 @@ def compare_separations(paths: Sequence[str | Path], out: Path, *,
           "above the threshold, reliability control below it) and its reference oracle's. "
           "In parentheses: pairs separated only by the float64 re-test (f64), unreliable "
           "pairs, separations beyond the oracle, and the reasons of the oracle's pairs the "
-          "model misses. 'of N': the run covered N pairs (`--limit`).", "", *table, "",
+          "model misses. 'of N': the run covered N pairs (`--limit`). 'stopped': the "
+          "suite's run stopped with an error (below).", "", *table, "",
+          *[f"- {r.label}, {s}: {why}" for r in rows for s, why in r.stopped.items()], "",
           "Commands:", "", *[f"    {c}" for r in rows for c in r.commands]]
     report = {
         "kind": "separation",
         "suites": [{"suite": s, "pairs": n} for s, n in cols],
         "rows": [{"label": r.label, "pipeline": r.pipeline, "settings": r.settings,
+                  "stopped": r.stopped,
                   "seconds": r.seconds, "commands": r.commands,
                   "cells": {s: {"pairs": c.pairs, "separated": c.separated,
                                 "oracle": c.oracle, "oracle_count": c.oracle_count,

@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import SHARED_DATA
 from wlkit.cli import main
+from wlkit.errors import WlkitError
 from wlkit.pipeline.loader import validate_pipeline
 from wlkit.tools import published
 from wlkit.tools.separate import (
@@ -165,3 +166,23 @@ def test_published_model_mapping():
         "NGNN", {"Basic": {"pairs": 60}, "Regular": {"pairs": 50}, "CFI": {"pairs": 3}}, 113)
     assert cells == {"Basic": 59, "Regular": None, "CFI": None} and total is None
     assert published.published_cells("NGNN", {"Basic": {"pairs": 60}}, 400)[1] == 166
+
+
+def test_a_suite_the_policy_cannot_take_is_skipped_and_the_others_go_on(tmp_path, capsys):
+    # PathNN's path budget holds on the small classic pairs and not on srg(16,6,2,2)
+    policy = {"name": "pathnn", "paths": "ap", "K": 4, "max_paths": 1000}
+    cfg = validate_pipeline({"name": "t", "dataset": "wl_pairs", "policy": policy,
+                             "model": {"hidden": 8, "num_layers": 4}}).data
+    result = run_separate_all(cfg, out=tmp_path / "o", settings=TINY,
+                              progress=False, names=["classic", "sr"])
+    assert list(result["suites"]) == ["classic"]
+    (skip,) = result["skipped"]
+    assert skip["suite"] == "sr" and skip["reason"].startswith("stopped: pathnn: enumerating")
+    assert "skipped sr: stopped: pathnn" in capsys.readouterr().out
+    saved = json.loads((tmp_path / "o" / "separation_all.json").read_text())
+    assert saved["skipped"] == result["skipped"]
+    assert not (tmp_path / "o" / "sr").exists()
+    # every suite stopping is the first error itself (exit 2 from the command line)
+    with pytest.raises(WlkitError, match="over the budget"):
+        run_separate_all(cfg, out=tmp_path / "p", settings=TINY,
+                         progress=False, names=["sr"])

@@ -96,3 +96,19 @@ def test_bad_input_exits_2_naming_the_file(runs, tmp_path, capsys):
     (run / "summary.json").write_text("{}")
     assert main(["compare", str(runs / "gin_all"), str(run), "--out", str(tmp_path)]) == 2
     assert "not a `wlkit separate` folder" in capsys.readouterr().err
+
+
+def test_a_stopped_suite_reads_stopped_with_its_reason(tmp_path):
+    cfg = validate_pipeline({"name": "paths", "dataset": "wl_pairs",
+                             "policy": {"name": "pathnn", "paths": "ap", "K": 4,
+                                        "max_paths": 1000},
+                             "model": {"hidden": 8, "num_layers": 4}}).data
+    run_separate_all(cfg, out=tmp_path / "run", settings=TINY, progress=False,
+                     names=["classic", "sr"])
+    (row,) = build_rows([tmp_path / "run"])
+    assert list(row.cells) == ["classic"] and list(row.stopped) == ["sr"]
+    assert row.stopped["sr"].startswith("stopped: pathnn: enumerating ap paths")
+    assert matrix_markdown([row])[2].endswith(" | stopped |")
+    report = compare_separations([tmp_path / "run"], tmp_path)
+    assert report["rows"][0]["stopped"] == row.stopped
+    assert "- paths, sr: stopped: pathnn" in (tmp_path / "compare.md").read_text()
