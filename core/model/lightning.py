@@ -25,7 +25,7 @@ def masked_loss(kind: str, pred: Tensor, target: Tensor) -> Tensor:
     to the graph, when none is known) instead of gathering the known entries, so the loss
     has no data-dependent shape and no host sync. Without missing targets it is bit-for-bit
     the unmasked mean (the same sum divided by the same count), gradient included. The
-    count is exact in any precision (an integer count, divided in float32).
+    count is exact in any precision (an integer count, divided in at least float32).
     """
     if kind == "cross_entropy":
         return F.cross_entropy(pred, target.view(-1).long())
@@ -117,7 +117,7 @@ class GraphPredictionModule(L.LightningModule):
     # it produced were single-step samples every ``log_every_n_steps`` steps.
 
     def _accumulate(self, name: str, value: Tensor, batch_size: int) -> None:
-        # no host sync: stays a tensor on the device; float32, so a 16-bit loss's epoch sum
+        # no host sync: stays a tensor on the device; at least float32, so a 16-bit loss's epoch sum
         # neither overflows (fp16 stops at 65,504: a false NaN-loss stop) nor rounds
         weighted = value.detach().to(torch.promote_types(value.dtype, torch.float32)) * batch_size
         total = self._epoch_sums.get(name)

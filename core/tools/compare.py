@@ -515,6 +515,9 @@ def compare(paths: Sequence[str | Path], *, out: str | Path | None = None,
 
     kinds = [separation_matrix.is_separation_dir(p) for p in paths]
     if any(kinds):
+        if by:
+            raise WlkitError("--by pivots training runs; separation folders have no varied "
+                             "parameters\n    hint: drop --by")
         if not all(kinds):
             mixed = next(p for p, k in zip(paths, kinds) if not k)
             raise WlkitError(f"{mixed}: not a `wlkit separate` folder, while other paths "

@@ -53,9 +53,13 @@ class SuiteCell:
     reasons: dict[str, int]
     source: Path
 
-    def text(self) -> str:
-        head = str(self.separated) if self.oracle_count is None else (
+    def head(self) -> str:
+        """``model [oracle]``, or ``model`` where no oracle bounds the model."""
+        return str(self.separated) if self.oracle_count is None else (
             f"{self.separated} [{self.oracle_count}]")
+
+    def text(self) -> str:
+        head = self.head()
         notes = []
         if self.float64:
             notes.append(f"{self.float64} f64")
@@ -166,6 +170,10 @@ def columns(rows: Sequence[MatrixRow]) -> list[tuple[str, int]]:
             for s in ordered]
 
 
+def _missing(row: MatrixRow, suite: str) -> str:
+    return "stopped" if suite in row.stopped else "-"
+
+
 def matrix_markdown(rows: Sequence[MatrixRow]) -> list[str]:
     """The matrix as a Markdown table: a row per pipeline, its oracle, a cell per suite."""
     cols = columns(rows)
@@ -176,7 +184,7 @@ def matrix_markdown(rows: Sequence[MatrixRow]) -> list[str]:
         cells = []
         for s, n in cols:
             cell = r.cells.get(s)
-            text = ("stopped" if s in r.stopped else "-") if cell is None else cell.text()
+            text = _missing(r, s) if cell is None else cell.text()
             if cell is not None and cell.pairs < n:
                 text += f" of {cell.pairs}"
             cells.append(text)
@@ -203,9 +211,7 @@ def draw(rows: Sequence[MatrixRow], path: Path) -> Path:
     for i, r in enumerate(rows):
         for j, (s, _) in enumerate(cols):
             cell = r.cells.get(s)
-            label = (("stopped" if s in r.stopped else "-") if cell is None
-                     else str(cell.separated) if cell.oracle_count is None
-                                              else f"{cell.separated} [{cell.oracle_count}]")
+            label = _missing(r, s) if cell is None else cell.head()
             ax.text(j, i, label, ha="center", va="center", fontsize=7,
                     color="white" if np.isnan(values[i, j]) or values[i, j] < 0.6 else "black")
     ax.set_xticks(range(len(cols)), [f"{s}\n({n})" for s, n in cols], fontsize=8)

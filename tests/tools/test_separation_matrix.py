@@ -112,3 +112,9 @@ def test_a_stopped_suite_reads_stopped_with_its_reason(tmp_path):
     report = compare_separations([tmp_path / "run"], tmp_path)
     assert report["rows"][0]["stopped"] == row.stopped
     assert "- paths, sr: stopped: pathnn" in (tmp_path / "compare.md").read_text()
+
+
+def test_by_is_refused_for_separation_folders(runs, tmp_path, capsys):
+    assert main(["compare", str(runs / "gin_all"), "--by", "model.hidden", "--out",
+                 str(tmp_path)]) == 2
+    assert "--by pivots training runs" in capsys.readouterr().err
