@@ -49,6 +49,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=int, default=96, metavar="B",
                         help="relabelled graphs prepared and embedded at once (default 96; "
                         "lower it for policies with large prepared tensors)")
+    parser.add_argument("--batch-elements", type=int, default=1 << 15, metavar="N",
+                        help="at most N elements per forward pass (nodes, edges and the "
+                        "policy's prepared entries; default 32768): keeps activations "
+                        "small enough to reuse memory; 0: no bound (verdicts do not "
+                        "depend on it)")
     parser.add_argument("--tol", type=float, default=None, metavar="TOL",
                         help="relative rounding floor of the test (default 1e-5, ~100x "
                         "float32's resolution; 1e-13 with --float64): differences below "
@@ -75,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
                              ("--output-dim", args.output_dim, 1),
                              ("--limit", args.limit, 1),
                              ("--batch-size", args.batch_size, 1),
+                             ("--batch-elements", args.batch_elements, 0),
                              ("--redraws", args.redraws, 0),
                              ("--workers", args.workers, 1)):
         if value is not None and value < low:
@@ -92,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
                                 threshold=args.threshold, seed=args.seed, tol=args.tol,
                                 dtype="float64" if args.float64 else "float32",
                                 batch_size=args.batch_size, trained=args.trained,
+                                batch_elements=args.batch_elements or None,
                                 limit=args.limit, pair_ids=pair_ids,
                                 retest_float64=args.retest_float64,
                                 redraws=args.redraws, workers=args.workers)

@@ -155,6 +155,11 @@ class SeparateSettings:
         Graphs per forward pass when embedding; also the number of relabelled graphs
         prepared at once (lower it for policies with large prepared tensors, e.g. PathNN's
         all-paths at K=5).
+    batch_elements : int or None
+        At most this many elements per forward pass: nodes, edges and policy-prepared
+        tensor entries summed over the batch's graphs (a single larger graph still runs
+        alone); None: ``batch_size`` alone bounds a forward. Bounds the activations (see
+        :func:`forward_chunks`); verdicts do not depend on it.
     limit : int or None
         Only the first ``limit`` pairs (quick checks).
     pair_ids : tuple of str or None
@@ -201,6 +206,7 @@ class SeparateSettings:
     margin: float = 0.0
     train_batch_pairs: int = 16
     batch_size: int = 96
+    batch_elements: int | None = 1 << 15
     limit: int | None = None
     pair_ids: tuple[str, ...] | None = None
     retest_float64: bool = True
@@ -394,12 +400,12 @@ class Separator:
         return items
 
     def forward(self, items: Sequence[tuple]) -> Tensor:
-        """Model outputs [len(items), output_dim] in chunks of ``batch_size`` graphs."""
+        """Model outputs [len(items), output_dim], in chunks of at most ``batch_size``
+        graphs and ``batch_elements`` elements (see :func:`forward_chunks`)."""
         outs = []
-        step = self.settings.batch_size
         with _default_dtype(self.dtype):
-            for start in range(0, len(items), step):
-                chunk = items[start:start + step]
+            for chunk in forward_chunks(items, self.settings.batch_size,
+                                        self.settings.batch_elements):
                 graphs = [g for g, _ in chunk]
                 policy_batch = (self.policy.collate(graphs, [p for _, p in chunk])
                                 if self.policy is not None else None)
@@ -576,6 +582,37 @@ PARALLEL_MIN_NODES = 500
 costs ~0.1-0.3 s, more than it saves on small suites such as ``classic`` or ``csl``)."""
 
 _FORKED: Separator | None = None  # the parent's separator, for forked embedding workers
+
+
+def item_elements(item: tuple) -> int:
+    """Size of one forward input: its nodes and edges plus every element of its policy's
+    prepared tensors (a policy's activations grow with these: SPEN's pair entries, ego
+    members, PathNN paths)."""
+    graph, prepared = item
+    return int(graph.num_nodes() + graph.num_edges()
+               + sum(t.numel() for t in prepared.values() if isinstance(t, Tensor)))
+
+
+def forward_chunks(items: Sequence[tuple], batch_size: int,
+                   batch_elements: int | None) -> Iterator[Sequence[tuple]]:
+    """Consecutive chunks of ``items`` with at most ``batch_size`` items and, where
+    ``batch_elements`` is set, at most that many :func:`item_elements` (a larger single item
+    is a chunk of its own). The bound keeps each forward's activations small enough for
+    the allocator to reuse memory: above a few MiB, glibc hands every tensor out as a
+    fresh mmap, which the kernel page-faults and zeroes on each call (system time grew to
+    match the user time before the bound)."""
+    chunk: list[tuple] = []
+    total = 0
+    for item in items:
+        size = item_elements(item) if batch_elements else 0
+        if chunk and (len(chunk) >= batch_size
+                      or (batch_elements and total + size > batch_elements)):
+            yield chunk
+            chunk, total = [], 0
+        chunk.append(item)
+        total += size
+    if chunk:
+        yield chunk
 
 
 def _worker_threads() -> None:

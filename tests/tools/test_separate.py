@@ -548,3 +548,31 @@ def test_docstring_examples():
 
     result = doctest.testmod(wlkit.tools.separate, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_forward_chunks_respect_both_bounds():
+    from wlkit.tools.separate import forward_chunks, item_elements
+
+    g = G.cycle(3).to_dgl()
+    assert (g.num_nodes(), g.num_edges()) == (3, 6)  # both directions
+    items = [(g, {"pairs": torch.zeros(k, dtype=torch.long)}) for k in (4, 4, 100, 4, 4, 4)]
+    assert [item_elements(it) for it in items] == [13, 13, 109, 13, 13, 13]
+    sizes = lambda chunks: [[item_elements(it) for it in c] for c in chunks]  # noqa: E731
+    assert sizes(forward_chunks(items, 96, 30)) == [[13, 13], [109], [13, 13], [13]]
+    assert sizes(forward_chunks(items, 2, None)) == [[13, 13], [109, 13], [13, 13]]
+    assert sizes(forward_chunks(items, 96, None)) == [[13, 13, 109, 13, 13, 13]]
+    assert list(forward_chunks([], 96, 30)) == []
+
+
+def test_element_bound_leaves_embeddings_unchanged():
+    # SPEN's 3-hop ego-nets of a 12-cycle: 49 pairs x 12 subgraphs per copy, so a bound of
+    # 1,000 elements runs each copy alone while the unbounded run batches all 12.
+    cfg = pipeline(policy={"name": "spen", "hops": 3})
+    graph = G.cycle(12)
+    perms = [np.random.default_rng(i).permutation(12) for i in range(12)]
+    outs = []
+    for bound in (None, 1000):
+        sep = Separator(cfg, 0, SeparateSettings(**FAST, batch_elements=bound))
+        outs.append(sep.embed_relabelings(graph, perms))
+    assert np.allclose(outs[0], outs[1], rtol=1e-5, atol=1e-6)
+    assert np.abs(outs[0]).max() > 0
