@@ -323,7 +323,7 @@ class VirtualNode(nn.Module):
 class MessagePassing(nn.Module):
     """The standard stack: ``num_layers`` layers, each followed by the norm, the activation
     (``parts.activation``, ReLU by default; not after the last layer, as in OGB's reference
-    GNNs), dropout and the optional residual; with an
+    GNNs, unless ``parts.activate_last``), dropout and the optional residual; with an
     optional virtual node. Layers that read edge features get the raw ``edata['feat']`` and
     encode it themselves (OGB's reference layers own one BondEncoder each).
 
@@ -339,11 +339,18 @@ class MessagePassing(nn.Module):
         self.dropout = nn.Dropout(parts.dropout)
         self.residual = parts.residual
         self.activation = layer_activation(parts.activation)
+        self.activate_last = getattr(parts, "activate_last", False)
         self.virtual_node = (VirtualNode(parts.hidden, parts.num_layers, parts.dropout,
                                          parts.residual) if parts.virtual_node else None)
 
     def forward(self, graph: dgl.DGLGraph, h: Tensor) -> Tensor:
+        return self.states(graph, h)[-1]
+
+    def states(self, graph: dgl.DGLGraph, h: Tensor) -> list[Tensor]:
+        """Node states ``[h, after layer 1, ..., after the last layer]`` (GIN's readout
+        reads them all)."""
         edges = graph.edata["feat"] if self.uses_edge_features else None
+        states = [h]
         vn = self.virtual_node
         state = vn.initial(graph) if vn is not None else None
         last = len(self.layers) - 1
@@ -355,10 +362,11 @@ class MessagePassing(nn.Module):
             if not isinstance(out, Tensor) or out.shape != h.shape:  # named, not a broadcast error
                 raise wrong_shape(layer, "layer", out, h.shape, "forward(graph, h, edge_feats)")
             update = norm(out)
-            if i < last:
+            if i < last or self.activate_last:
                 update = self.activation(update)
             update = self.dropout(update)
             if vn is not None and i < last:
                 state = vn.update(i, graph, h, state)
             h = h + update if self.residual else update
-        return h
+            states.append(h)
+        return states

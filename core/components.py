@@ -454,6 +454,9 @@ class ModelParts:
         :data:`wlkit.LAYER_ACTIVATIONS`), applied by :class:`wlkit.MessagePassing`
         after each layer's norm except the last. Policies with their own stacks may use
         it for their own non-linearity (SPEN does).
+    activate_last : bool
+        Whether :class:`wlkit.MessagePassing` applies ``activation`` after the last layer
+        too (``model.activate_last``).
     """
 
     hidden: int
@@ -468,6 +471,7 @@ class ModelParts:
     residual: bool
     virtual_node: bool
     activation: str = "relu"
+    activate_last: bool = False
 
 
 class SubgraphPolicy(abc.ABC):

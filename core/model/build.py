@@ -118,6 +118,7 @@ def build_parts(pipeline: dict[str, Any], dataset: GraphDataset,
         virtual_node=model_cfg["virtual_node"],
         # hand-built configs from before the key (probes, plugins' tests) mean ReLU
         activation=model_cfg.get("activation", "relu"),
+        activate_last=model_cfg.get("activate_last", False),
     )
 
 
@@ -136,8 +137,10 @@ def build_model(pipeline: dict[str, Any], dataset: GraphDataset,
     parts = build_parts(pipeline, dataset, encodings, registry)
     if policy is None:
         policy = instantiate_policy(pipeline, registry)
+    model_cfg = pipeline["model"]
+    every_layer = model_cfg.get("readout_layers", "last") == "all"
     if policy is None:
-        body: nn.Module = StandardBody(parts)
+        body: nn.Module = StandardBody(parts, every_layer=every_layer)
     else:
         name = pipeline["policy"]["name"]
         try:
@@ -150,8 +153,9 @@ def build_model(pipeline: dict[str, Any], dataset: GraphDataset,
             raise PluginError(f"subgraph_policy {name!r}: build(parts) must return an "
                               "nn.Module with an int out_dim")
         label_component(body, component_label(policy, "subgraph_policy"))
-    return GraphModel(body, parts.hidden, pipeline["model"]["head_layers"],
-                      dataset.info().out_dim)
+    return GraphModel(body, parts.hidden, model_cfg["head_layers"], dataset.info().out_dim,
+                      head_dropout=model_cfg.get("head_dropout", 0.0),
+                      heads=parts.num_layers + 1 if every_layer and policy is None else 1)
 
 
 def _input_module(encoding: PositionalEncoding) -> nn.Module | None:
@@ -251,6 +255,8 @@ def parameter_lower_bound(model_cfg: dict[str, Any], info: DatasetInfo,
     # head: Linear(body_out >= 1, hidden), (head_layers - 2) x Linear(hidden, hidden), out
     terms["model.head_layers"] = (hidden + max(0, head_layers - 2) * hidden * hidden
                                   if head_layers > 1 else 0) + hidden * info.out_dim
+    if model_cfg.get("readout_layers") == "all":  # one head per layer and the input
+        terms["model.head_layers"] *= layers + 1
     if pe_dim:
         terms["encodings"] = pe_dim * hidden + 2 * pe_dim
     return terms

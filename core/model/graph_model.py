@@ -74,20 +74,54 @@ def make_norm(kind: str, hidden: int) -> nn.Module:
 
 
 class StandardBody(nn.Module):
-    """Input encoding, :class:`MessagePassing`, readout: the body without a policy."""
+    """Input encoding, :class:`MessagePassing`, readout: the body without a policy.
 
-    def __init__(self, parts: ModelParts):
+    ``every_layer`` (``model.readout_layers: all``): GIN's readout (Xu et al. 2019, Eq.
+    4.2). The input's and every layer's node states are read out, each by its own readout,
+    and concatenated; :class:`GraphModel` then gives every block its own head
+    (``heads = num_layers + 1``) and sums their predictions, as GIN's reference code does.
+    """
+
+    def __init__(self, parts: ModelParts, every_layer: bool = False):
         super().__init__()
         self.node_input = parts.node_input
         self.stack = MessagePassing(parts)
+        self.every_layer = every_layer
         self.readout = parts.make_readout(parts.hidden)
-        self.out_dim = self.readout.out_dim
+        # the input and layers 1..L-1 get readouts of their own (stateful readouts, e.g.
+        # attention, must not share weights across depths); the last layer keeps ``readout``
+        self.layer_readouts = nn.ModuleList(parts.make_readout(parts.hidden)
+                                            for _ in range(parts.num_layers)
+                                            ) if every_layer else None
+        self.out_dim = self.readout.out_dim * (parts.num_layers + 1 if every_layer else 1)
 
     def node_embeddings(self, graph: dgl.DGLGraph) -> Tensor:
         return self.stack(graph, self.node_input(graph))
 
     def forward(self, graph: dgl.DGLGraph, policy_batch: Any = None) -> Tensor:
-        return self.readout(graph, self.node_embeddings(graph))
+        if self.layer_readouts is None:
+            return self.readout(graph, self.node_embeddings(graph))
+        states = self.stack.states(graph, self.node_input(graph))
+        readouts = [*self.layer_readouts, self.readout]
+        return torch.cat([r(graph, h) for r, h in zip(readouts, states)], dim=-1)
+
+
+class SummedHeads(nn.Module):
+    """``heads`` prediction MLPs, one per equal block of the input, their (dropped-out)
+    outputs summed: GIN's per-layer prediction (Xu et al. 2019)."""
+
+    def __init__(self, heads: list[nn.Module], block: int, dropout: float):
+        super().__init__()
+        self.heads = nn.ModuleList(heads)
+        self.block = block
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        blocks = torch.split(x, self.block, dim=-1)
+        out = self.dropout(self.heads[0](blocks[0]))
+        for head, block in zip(self.heads[1:], blocks[1:]):
+            out = out + self.dropout(head(block))
+        return out
 
 
 class GraphModel(nn.Module):
@@ -97,18 +131,34 @@ class GraphModel(nn.Module):
     :class:`StandardBody`), then an MLP head to ``out_dim`` logits or values. The graph
     carries ``ndata['feat']`` if the dataset has node features, ``ndata['pe']`` if encodings
     are configured and ``edata['feat']`` if the layers read edge features.
+
+    ``heads > 1`` splits the body's output into that many equal blocks, gives each its own
+    head and sums the predictions (:class:`SummedHeads`); ``head_dropout`` drops out each
+    head's output (GIN's final dropout).
     """
 
-    def __init__(self, body: nn.Module, hidden: int, head_layers: int, out_dim: int):
+    def __init__(self, body: nn.Module, hidden: int, head_layers: int, out_dim: int,
+                 head_dropout: float = 0.0, heads: int = 1):
         super().__init__()
         self.body = body
-        head: list[nn.Module] = []
-        width = body.out_dim
-        for _ in range(head_layers - 1):
-            head += [nn.Linear(width, hidden), nn.ReLU()]
-            width = hidden
-        head.append(nn.Linear(width, out_dim))
-        self.head = nn.Sequential(*head)
+        if body.out_dim % heads:
+            raise ValueError(f"body.out_dim {body.out_dim} does not split into {heads} heads")
+
+        def mlp(width: int) -> nn.Sequential:
+            layers: list[nn.Module] = []
+            for _ in range(head_layers - 1):
+                layers += [nn.Linear(width, hidden), nn.ReLU()]
+                width = hidden
+            layers.append(nn.Linear(width, out_dim))
+            return nn.Sequential(*layers)
+
+        if heads == 1:  # the plain MLP keeps its parameter names (head.0.weight, ...)
+            self.head: nn.Module = mlp(body.out_dim)
+            if head_dropout:
+                self.head.append(nn.Dropout(head_dropout))
+        else:
+            block = body.out_dim // heads
+            self.head = SummedHeads([mlp(block) for _ in range(heads)], block, head_dropout)
 
     def embed(self, graph: dgl.DGLGraph, policy_batch: Any = None) -> Tensor:
         """Graph embeddings before the head (used by ``wlkit separate``)."""

@@ -268,6 +268,11 @@ class GraphPredictionModule(L.LightningModule):
         if cfg["scheduler"] == "cosine":
             sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg["epochs"])
             return {"optimizer": opt, "lr_scheduler": sched}
+        if cfg["scheduler"] == "step":
+            # hand-built train configs (tests, plugins) predate the keys: GIN's 50 and 0.5
+            sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.get("step_epochs", 50),
+                                                    gamma=cfg.get("step_gamma", 0.5))
+            return {"optimizer": opt, "lr_scheduler": sched}
         if cfg["scheduler"] == "plateau":
             mode = "max" if self.info.higher_is_better else "min"
             sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode=mode, factor=0.5,

@@ -393,6 +393,10 @@ class _Validator:
                 self.problem(("policy",), f"subgraph_policy {policy.name!r} needs edge "
                              f"features, and dataset {out['dataset']['name']!r} has none",
                              "pick a dataset with edge features or another policy")
+            if out["model"]["readout_layers"] != "last":
+                self.problem(("model", "readout_layers"), f"subgraph_policy {policy.name!r} "
+                             "builds its own body and readout, so only 'last' applies",
+                             "remove model.readout_layers, or drop the policy")
         model_raw = raw.get("model") or {}
         if (not getattr(layer, "uses_aggregator", True) and isinstance(model_raw, dict)
                 and "aggregator" in model_raw):

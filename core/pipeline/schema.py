@@ -34,8 +34,17 @@ MODEL: tuple[Param | Slot, ...] = (
     Param("norm", str, "batch", "normalisation after each layer",
           choices=("batch", "layer", "none")),
     Param("head_layers", int, 2, "layers of the prediction MLP", minimum=1),
+    Param("readout_layers", str, "last",
+          "node states the readout reads: last (the last layer's), or all (the input's and "
+          "every layer's, each read out and given its own prediction head, the predictions "
+          "summed: GIN's readout, Xu et al. 2019, Eq. 4.2); all: without a policy only",
+          choices=("last", "all")),
+    Param("head_dropout", float, 0.0, "dropout on each prediction head's output (GIN's "
+          "final dropout on the per-layer scores)", minimum=0.0, maximum=0.99),
+    Param("activate_last", bool, False, "apply the activation after the last layer's norm "
+          "too (GIN's reference code; OGB's GNNs do not)"),
     Param("activation", str, "relu", "non-linearity after each layer's norm, not after the "
-          "last (relu: OGB's GNNs; tanh: the RNI paper's)",
+          "last unless activate_last (relu: OGB's GNNs; tanh: the RNI paper's)",
           choices=("relu", "tanh", "elu", "gelu", "identity")),
 )
 
@@ -47,8 +56,13 @@ TRAIN: tuple[Param | Slot, ...] = (
     Param("lr", float, 1e-3, "learning rate", minimum=0.0),
     Param("weight_decay", float, 0.0, "weight decay", minimum=0.0),
     Param("optimizer", str, "adam", "optimizer", choices=("adam", "adamw", "sgd")),
-    Param("scheduler", str, "none", "learning-rate schedule",
-          choices=("none", "cosine", "plateau")),
+    Param("scheduler", str, "none", "learning-rate schedule (step: multiply by step_gamma "
+          "every step_epochs epochs, GIN's protocol)",
+          choices=("none", "cosine", "plateau", "step")),
+    Param("step_epochs", int, 50, "scheduler step: epochs between learning-rate steps",
+          minimum=1),
+    Param("step_gamma", float, 0.5, "scheduler step: factor per step", minimum=0.0,
+          maximum=1.0),
     Param("loss", str, "auto", "loss (auto: cross_entropy, masked bce or masked mse by task)",
           choices=("auto", "cross_entropy", "bce", "mse", "l1")),
     Param("patience", int, None, "stop after this many epochs without validation improvement",

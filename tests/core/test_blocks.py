@@ -60,13 +60,13 @@ class _Shift(nn.Module):
         return h - 10.0
 
 
-def _parts(activation):
+def _parts(activation, activate_last=False):
     from wlkit import ModelParts
 
     return ModelParts(hidden=2, num_layers=2, node_input=nn.Identity(), make_layer=_Shift,
                       make_norm=nn.Identity, make_readout=None, make_edge_encoder=None,
                       uses_edge_features=False, dropout=0.0, residual=False,
-                      virtual_node=False, activation=activation)
+                      virtual_node=False, activation=activation, activate_last=activate_last)
 
 
 def test_message_passing_applies_the_model_activation_between_layers_not_after_the_last():
@@ -84,6 +84,19 @@ def test_message_passing_applies_the_model_activation_between_layers_not_after_t
     assert set(expected) <= set(LAYER_ACTIVATIONS)
     from wlkit import ModelParts
     assert ModelParts.__dataclass_fields__["activation"].default == "relu"
+
+
+def test_activate_last_and_every_layers_states():
+    import dgl
+
+    from wlkit import MessagePassing
+
+    g = dgl.graph(([0], [1]))
+    h = torch.zeros(2, 2)
+    stack = MessagePassing(_parts("relu", activate_last=True))
+    torch.testing.assert_close(stack(g, h), torch.zeros(2, 2))  # relu(-10 + 0) after both
+    states = MessagePassing(_parts("identity")).states(g, h)
+    assert [float(s[0, 0]) for s in states] == [0.0, -10.0, -20.0]  # input, layer 1, layer 2
 
 
 def test_layer_activation_names_and_a_clear_error():

@@ -53,3 +53,20 @@ def test_adam_uses_foreach_and_matches_the_per_tensor_loop(name, cls):
 def test_sgd_keeps_torch_defaults():
     opt = module_for("sgd").configure_optimizers()
     assert isinstance(opt, torch.optim.SGD) and opt.defaults["foreach"] is None
+
+
+def test_step_scheduler_halves_the_rate_every_step_epochs():
+    pipe = validate_pipeline({**PIPELINE, "train": {**PIPELINE["train"], "scheduler": "step",
+                                                    "step_epochs": 3}}).data
+    dataset = instantiate_dataset(pipe["dataset"])
+    module = GraphPredictionModule(build_model(pipe, dataset), dataset.info(),
+                                   dataset.evaluate, pipe["train"])
+    config = module.configure_optimizers()
+    sched = config["lr_scheduler"]
+    assert isinstance(sched, torch.optim.lr_scheduler.StepLR)
+    rates = []
+    for _ in range(7):
+        rates.append(config["optimizer"].param_groups[0]["lr"])
+        config["optimizer"].step()
+        sched.step()
+    assert rates == pytest.approx([0.01] * 3 + [0.005] * 3 + [0.0025])

@@ -269,3 +269,37 @@ def test_error_message_format(write_pipeline):
     text = str(info.value)
     assert f"{path}:6: model.aggregator: unknown aggregator 'summ'" in text
     assert "hint: did you mean 'sum'?" in text
+
+
+def test_readout_layers_all_is_refused_with_a_policy(write_pipeline):
+    text = GOOD.replace("readout: mean", "readout: mean\n  readout_layers: all")
+    assert load_pipeline(write_pipeline(text)).data["model"]["readout_layers"] == "all"
+    p = only(write_pipeline, text + "policy: {name: ego, hops: 1}\n")
+    assert p.path == "model.readout_layers" and "'ego'" in p.message
+    assert "only 'last'" in p.message and "remove" in p.hint
+
+
+def test_readout_layers_all_sums_one_head_per_layer(write_pipeline):
+    import dgl
+    import torch
+
+    from wlkit.model.build import build_model, instantiate_dataset
+
+    text = GOOD.replace("readout: mean", "readout: mean\n  readout_layers: all\n"
+                        "  head_layers: 1\n  head_dropout: 0.5\n  activate_last: true")
+    data = load_pipeline(write_pipeline(text)).data
+    torch.manual_seed(0)
+    model = build_model(data, instantiate_dataset(data["dataset"])).eval()
+    assert model.body.out_dim == 3 * 16 and len(model.head.heads) == 3  # input + 2 layers
+    g = dgl.batch([dgl.graph(([0, 1, 2], [1, 2, 0])), dgl.graph(([0, 1], [1, 0]))])
+    g.ndata["pe"] = torch.randn(5, 8)
+    emb = model.embed(g)
+    # each block is one depth's mean readout: the first block reads the input states
+    h = model.body.stack.states(g, model.body.node_input(g))
+    torch.testing.assert_close(emb[:, :16], torch.stack([h[0][:3].mean(0), h[0][3:].mean(0)]))
+    assert (h[-1] >= 0).all()  # activate_last: ReLU after the last layer too
+    blocks = emb.split(16, dim=-1)
+    expected = sum(head(b) for head, b in zip(model.head.heads, blocks))
+    torch.testing.assert_close(model(g), expected)
+    model.train()
+    assert not torch.equal(model(g), model(g))  # head dropout acts in training
