@@ -50,10 +50,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="relabelled graphs prepared and embedded at once (default 96; "
                         "lower it for policies with large prepared tensors)")
     parser.add_argument("--batch-elements", type=int, default=1 << 15, metavar="N",
-                        help="at most N elements per forward pass (nodes, edges and the "
-                        "policy's prepared entries; default 32768): keeps activations "
-                        "small enough to reuse memory; 0: no bound (verdicts do not "
-                        "depend on it)")
+                        help="at most N elements per embedding forward pass (nodes, edges "
+                        "and the policy's prepared entries; default 32768): keeps "
+                        "activations small enough to reuse memory; 0: no bound (the "
+                        "embeddings do not depend on it beyond rounding; --trained steps "
+                        "are never split)")
     parser.add_argument("--tol", type=float, default=None, metavar="TOL",
                         help="relative rounding floor of the test (default 1e-5, ~100x "
                         "float32's resolution; 1e-13 with --float64): differences below "

@@ -156,10 +156,12 @@ class SeparateSettings:
         prepared at once (lower it for policies with large prepared tensors, e.g. PathNN's
         all-paths at K=5).
     batch_elements : int or None
-        At most this many elements per forward pass: nodes, edges and policy-prepared
-        tensor entries summed over the batch's graphs (a single larger graph still runs
-        alone); None: ``batch_size`` alone bounds a forward. Bounds the activations (see
-        :func:`forward_chunks`); verdicts do not depend on it.
+        At most this many elements per embedding forward pass: nodes, edges and
+        policy-prepared tensor entries summed over the batch's graphs (a single larger graph
+        still runs alone); None: ``batch_size`` alone bounds a forward. A heuristic bound on
+        the activations (see :func:`forward_chunks`; policies without ``prepare`` count
+        nodes and edges only). The model runs in eval mode there, so the embeddings do not
+        depend on it beyond rounding; ``--trained`` steps are never split.
     limit : int or None
         Only the first ``limit`` pairs (quick checks).
     pair_ids : tuple of str or None
@@ -399,13 +401,16 @@ class Separator:
             items.append((g, prepared))
         return items
 
-    def forward(self, items: Sequence[tuple]) -> Tensor:
+    def forward(self, items: Sequence[tuple], bounded: bool = True) -> Tensor:
         """Model outputs [len(items), output_dim], in chunks of at most ``batch_size``
-        graphs and ``batch_elements`` elements (see :func:`forward_chunks`)."""
+        graphs and, when ``bounded``, ``batch_elements`` elements (see
+        :func:`forward_chunks`). Training steps pass ``bounded=False``: in training mode
+        BatchNorm normalises over one forward's graphs, so splitting a step's batch would
+        change what it learns (and autograd keeps every chunk's activations anyway)."""
         outs = []
         with _default_dtype(self.dtype):
             for chunk in forward_chunks(items, self.settings.batch_size,
-                                        self.settings.batch_elements):
+                                        self.settings.batch_elements if bounded else None):
                 graphs = [g for g, _ in chunk]
                 policy_batch = (self.policy.collate(graphs, [p for _, p in chunk])
                                 if self.policy is not None else None)
@@ -523,7 +528,7 @@ class Separator:
             for start in range(0, len(items), step):
                 chunk = items[start:start + step]
                 optimizer.zero_grad()
-                out = self.forward(chunk)
+                out = self.forward(chunk, bounded=False)
                 target = -torch.ones(len(chunk) // 2)
                 loss = loss_fn(out[0::2], out[1::2], target)
                 aux = self.model.auxiliary_loss()
@@ -586,8 +591,8 @@ _FORKED: Separator | None = None  # the parent's separator, for forked embedding
 
 def item_elements(item: tuple) -> int:
     """Size of one forward input: its nodes and edges plus every element of its policy's
-    prepared tensors (a policy's activations grow with these: SPEN's pair entries, ego
-    members, PathNN paths)."""
+    prepared tensors. A heuristic: many policies' activations grow with these (SPEN's pair
+    entries, ego members, PathNN paths); those without ``prepare`` count nodes and edges."""
     graph, prepared = item
     return int(graph.num_nodes() + graph.num_edges()
                + sum(t.numel() for t in prepared.values() if isinstance(t, Tensor)))

@@ -576,3 +576,22 @@ def test_element_bound_leaves_embeddings_unchanged():
         outs.append(sep.embed_relabelings(graph, perms))
     assert np.allclose(outs[0], outs[1], rtol=1e-5, atol=1e-6)
     assert np.abs(outs[0]).max() > 0
+
+
+def test_element_bound_never_splits_a_training_step():
+    # BatchNorm in training normalises over one forward: a regular graph alone has equal
+    # node states, so a split step would learn nothing for C6 vs K6 (the reviewer's case)
+    calls = []
+    cfg = pipeline()
+    sep = Separator(cfg, 0, SeparateSettings(**FAST, trained=True, epochs=1,
+                                             batch_elements=1))
+    forward = sep.forward
+
+    def spy(items, bounded=True):
+        calls.append((len(items), bounded))
+        return forward(items, bounded)
+
+    sep.forward = spy
+    sep.decide(G.cycle(6), G.complete(6), 0)
+    trained = [c for c in calls if not c[1]]
+    assert trained and all(n > 1 for n, _ in trained)
