@@ -397,6 +397,16 @@ class _Validator:
                 self.problem(("model", "readout_layers"), f"subgraph_policy {policy.name!r} "
                              "builds its own body and readout, so only 'last' applies",
                              "remove model.readout_layers, or drop the policy")
+        if out["train"]["scheduler"] != "step":
+            # a non-default value only: resolved pipelines (runs' pipeline.resolved.yaml)
+            # list every key with its default
+            defaults = {p.name: p.default for p in SECTIONS["train"]}
+            for key in ("step_epochs", "step_gamma"):
+                if out["train"][key] != defaults[key]:
+                    self.problem(("train", key), f"is used only by scheduler 'step', and "
+                                 f"train.scheduler is {out['train']['scheduler']!r}, so this "
+                                 "setting would be ignored",
+                                 "set train.scheduler: step, or remove it")
         model_raw = raw.get("model") or {}
         if (not getattr(layer, "uses_aggregator", True) and isinstance(model_raw, dict)
                 and "aggregator" in model_raw):

@@ -303,3 +303,29 @@ def test_readout_layers_all_sums_one_head_per_layer(write_pipeline):
     torch.testing.assert_close(model(g), expected)
     model.train()
     assert not torch.equal(model(g), model(g))  # head dropout acts in training
+
+
+def test_step_settings_without_the_step_scheduler_are_refused(write_pipeline):
+    p = only(write_pipeline, GOOD.replace("lr: 0.01}", "lr: 0.01, step_epochs: 20}"))
+    assert p.path == "train.step_epochs" and "only by scheduler 'step'" in p.message
+    text = GOOD.replace("lr: 0.01}", "lr: 0.01, scheduler: step, step_gamma: 0.1}")
+    assert load_pipeline(write_pipeline(text)).data["train"]["step_gamma"] == 0.1
+
+
+def test_head_dropout_keeps_the_plain_head_keys_and_summed_heads_take_mlps(write_pipeline):
+    import torch
+
+    from wlkit.model.build import build_model, instantiate_dataset
+
+    def model(extra):
+        data = load_pipeline(write_pipeline(GOOD.replace("readout: mean",
+                                                         "readout: mean\n" + extra))).data
+        torch.manual_seed(0)
+        return build_model(data, instantiate_dataset(data["dataset"]))
+
+    plain, dropped = model("  head_layers: 2"), model("  head_layers: 2\n  head_dropout: 0.3")
+    assert list(plain.state_dict()) == list(dropped.state_dict())
+    dropped.load_state_dict(plain.state_dict())  # checkpoints from before the key load
+    summed = model("  head_layers: 2\n  readout_layers: all")
+    assert [type(m).__name__ for m in summed.head.heads[0]] == ["Linear", "ReLU", "Linear"]
+    assert len(summed.head.heads) == 3 and summed.head.heads[0][0].in_features == 16
