@@ -86,7 +86,6 @@ class StandardBody(nn.Module):
         super().__init__()
         self.node_input = parts.node_input
         self.stack = MessagePassing(parts)
-        self.every_layer = every_layer
         self.readout = parts.make_readout(parts.hidden)
         # the input and layers 1..L-1 get readouts of their own (stateful readouts, e.g.
         # attention, must not share weights across depths); the last layer keeps ``readout``
